@@ -1,0 +1,138 @@
+# pqgate - one non-recursive GNU Makefile.
+#
+#   make                 build build/pqgate
+#   make check           install missing packages, build, run every test suite
+#   make check SAN=1     the same with ASan + UBSan, in build/san/
+#   make demo            install, build, run the gateway on config/examples/demo.yaml
+#   make bench           build and run the benchmarks (they print figures, never fail on time)
+#   make install DESTDIR=... PREFIX=...
+#   make format          clang-format every C file
+#   make deps            install missing Debian packages (packaging/deps.sh)
+
+VERSION := 0.1.0
+
+SAN ?= 0
+ifeq ($(SAN),1)
+BUILD ?= build/san
+OPT := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
+       -fno-omit-frame-pointer
+SAN_LDFLAGS := -fsanitize=address,undefined
+else
+BUILD ?= build
+OPT := -O2 -g
+SAN_LDFLAGS :=
+endif
+
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+PREFIX ?= /usr/local
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+DESTDIR ?=
+
+# Libraries of the daemon and its tests; README.md says why each is there.
+PKGS := yaml-0.1 libsystemd
+TEST_PKGS := cmocka
+
+WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
+        -Wmissing-prototypes -Wformat=2 -Wundef -Wvla -Werror
+CPPFLAGS += -I. -D_GNU_SOURCE -DPQGATE_VERSION='"$(VERSION)"' \
+            -DPQGATE_SYSCONFDIR='"$(SYSCONFDIR)"'
+CFLAGS += -std=c11 $(OPT) $(WARN) -MMD -MP
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+TEST_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(TEST_PKGS) 2>/dev/null)
+TEST_LIBS := $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null)
+LDLIBS := $(SAN_LDFLAGS) $(PKG_LIBS) -lm -lpthread
+
+# Every .c of these folders goes into one static library; programs and tests
+# link it, so a new module is a new file and nothing else.
+LIB_DIRS := pq config drivers/adc drivers/modbus drivers/io gateway ui
+LIB_SRCS := $(filter-out gateway/main.c,$(wildcard $(addsuffix /*.c,$(LIB_DIRS))))
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+LIB := $(BUILD)/libpqgate.a
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:%.c=$(BUILD)/%)
+UNIT_HELPERS := $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c))
+UNIT_HELPER_OBJS := $(UNIT_HELPERS:%.c=$(BUILD)/%.o)
+BENCH_SRCS := $(wildcard tests/bench/bench_*.c)
+BENCH_BINS := $(BENCH_SRCS:%.c=$(BUILD)/%)
+
+PQGATE := $(BUILD)/pqgate
+
+.PHONY: all deps check check-build check-run demo bench bench-run install \
+        format clean unit integration
+
+all: $(PQGATE)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/tests/unit/%.o: tests/unit/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(TEST_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(PQGATE): $(BUILD)/gateway/main.o $(LIB)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/unit/test_%: $(BUILD)/tests/unit/test_%.o $(UNIT_HELPER_OBJS) $(LIB)
+	$(CC) $(CFLAGS) -o $@ $^ $(TEST_LIBS) $(LDLIBS)
+
+$(BUILD)/tests/bench/bench_%: $(BUILD)/tests/bench/bench_%.o $(LIB)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# Set-up first, then a fresh make so pkg-config sees what deps installed.
+deps:
+	@sh packaging/deps.sh
+
+check: deps
+	@$(MAKE) --no-print-directory check-build
+	@$(MAKE) --no-print-directory check-run
+
+check-build: $(PQGATE) $(UNIT_BINS)
+
+check-run:
+	@BUILD=$(BUILD) SAN=$(SAN) sh tests/check.sh
+
+unit: check-build
+	@BUILD=$(BUILD) SAN=$(SAN) sh tests/check.sh unit
+
+integration: check-build
+	@BUILD=$(BUILD) SAN=$(SAN) sh tests/check.sh integration
+
+demo: deps
+	@$(MAKE) --no-print-directory $(PQGATE)
+	$(PQGATE) run --config config/examples/demo.yaml
+
+bench: deps
+	@$(MAKE) --no-print-directory bench-run
+
+bench-run: $(BENCH_BINS)
+	@for b in $(BENCH_BINS); do echo "== $$b"; $$b || exit 1; done
+
+install: $(PQGATE)
+	install -D -m 0755 $(PQGATE) $(DESTDIR)$(PREFIX)/bin/pqgate
+	install -D -m 0644 config/examples/demo.yaml \
+		$(DESTDIR)$(PREFIX)/share/pqgate/examples/demo.yaml
+	install -D -m 0644 config/examples/minimal.yaml \
+		$(DESTDIR)$(PREFIX)/share/pqgate/examples/minimal.yaml
+	install -D -m 0640 config/examples/minimal.yaml \
+		$(DESTDIR)$(SYSCONFDIR)/pqgate/pqgate.yaml
+	install -D -m 0644 packaging/systemd/pqgate.service \
+		$(DESTDIR)$(PREFIX)/lib/systemd/system/pqgate.service
+	sed -i 's|@BINDIR@|$(PREFIX)/bin|; s|@SYSCONFDIR@|$(SYSCONFDIR)|' \
+		$(DESTDIR)$(PREFIX)/lib/systemd/system/pqgate.service
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
