@@ -1,0 +1,125 @@
+/* config.c - the root of the daemon's config: identity, logging, and the
+ * table of sections. */
+#include "config/config.h"
+
+#include <stddef.h>
+#include <string.h>
+
+#include "pq/err.h"
+
+const char *cfg_valid_name(const void *v)
+{
+    const char *s = *(char *const *) v;
+    size_t len = strlen(s);
+
+    if (len == 0 || len > 32 || strspn(s, "abcdefghijklmnopqrstuvwxyz"
+                                          "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != len) {
+        return "a name of 1 to 32 letters, digits, '_' or '-'";
+    }
+    return NULL;
+}
+
+static const struct cfg_field gateway_fields[] = {
+    {.key = "id", .type = CFG_STRING, .offset = offsetof(struct gateway_cfg, id),
+     .flags = CFG_REQUIRED, .valid = cfg_valid_name,
+     .doc = "stable id of this gateway: MQTT topics and the fleet view use it"},
+    {.key = "name", .type = CFG_STRING, .offset = offsetof(struct gateway_cfg, name),
+     .flags = CFG_RANGE, .min = 0, .max = 128, .doc = "display name"},
+    {.key = "site", .type = CFG_STRING, .offset = offsetof(struct gateway_cfg, site),
+     .flags = CFG_RANGE, .min = 0, .max = 256, .doc = "where the gateway is installed"},
+    {0},
+};
+
+const struct cfg_schema gateway_schema = {
+    .name = "gateway",
+    .size = sizeof(struct gateway_cfg),
+    .fields = gateway_fields,
+};
+
+/* Index = syslog level (LOG_EMERG 0 .. LOG_DEBUG 7). */
+static const char *const level_names[] = {"emerg",   "alert", "crit", "error", "warning",
+                                          "notice", "info",  "debug", NULL};
+static const char *const target_names[] = {"stderr", "syslog", NULL};
+
+static const struct cfg_field logging_fields[] = {
+    {.key = "level", .type = CFG_ENUM, .offset = offsetof(struct logging_cfg, level),
+     .def = "info", .choices = level_names, .doc = "lowest level written"},
+    {.key = "target", .type = CFG_ENUM, .offset = offsetof(struct logging_cfg, target),
+     .def = "stderr", .choices = target_names,
+     .doc = "stderr (journald reads its <N> prefixes) or syslog"},
+    {0},
+};
+
+const struct cfg_schema logging_schema = {
+    .name = "logging",
+    .size = sizeof(struct logging_cfg),
+    .fields = logging_fields,
+};
+
+static void check_names_unique(struct cfg_ctx *ctx, const struct pqgate_cfg *c)
+{
+    /* buses and peers share one name space: both prefix channel names */
+    size_t n = c->buses.n + c->peers.n;
+
+    for (size_t i = 0; i < n; i++) {
+        char *const *a = i < c->buses.n
+                             ? &CFG_AT(c->buses, struct serial_bus_cfg, i)->name
+                             : &CFG_AT(c->peers, struct tcp_peer_cfg, i - c->buses.n)->name;
+
+        for (size_t j = 0; j < i; j++) {
+            char *const *b = j < c->buses.n
+                                 ? &CFG_AT(c->buses, struct serial_bus_cfg, j)->name
+                                 : &CFG_AT(c->peers, struct tcp_peer_cfg, j - c->buses.n)->name;
+
+            if (strcmp(*a, *b) == 0) {
+                cfg_error_at(ctx, a, "name '%s' is already used by another bus or peer", *a);
+                break;
+            }
+        }
+    }
+}
+
+static void check_root(struct cfg_ctx *ctx, void *obj)
+{
+    check_names_unique(ctx, obj);
+}
+
+static const struct cfg_field root_fields[] = {
+    {.key = "gateway", .type = CFG_STRUCT, .offset = offsetof(struct pqgate_cfg, gateway),
+     .sub = &gateway_schema, .doc = "identity of this gateway"},
+    {.key = "meter", .type = CFG_STRUCT, .offset = offsetof(struct pqgate_cfg, meter),
+     .sub = &meter_schema, .doc = "the local meter: sample source, nominal values, wiring"},
+    {.key = "buses", .type = CFG_LIST, .offset = offsetof(struct pqgate_cfg, buses),
+     .flags = CFG_RANGE, .min = 0, .max = 8, .sub = &serial_bus_schema,
+     .doc = "RS-485 serial buses with their Modbus RTU devices"},
+    {.key = "peers", .type = CFG_LIST, .offset = offsetof(struct pqgate_cfg, peers),
+     .flags = CFG_RANGE, .min = 0, .max = 64, .sub = &tcp_peer_schema,
+     .doc = "Modbus TCP peers (meters or gateways) and their unit ids"},
+    {.key = "logging", .type = CFG_STRUCT, .offset = offsetof(struct pqgate_cfg, logging),
+     .sub = &logging_schema, .doc = "where log lines go and how many"},
+    {0},
+};
+
+const struct cfg_schema pqgate_schema = {
+    .name = "the config file",
+    .size = sizeof(struct pqgate_cfg),
+    .fields = root_fields,
+    .check = check_root,
+};
+
+int pqgate_cfg_load(const char *path, const char *const *sets, size_t nsets,
+                    struct pqgate_cfg **out, struct cfg_diag *diag)
+{
+    void *obj = NULL;
+    int rc = cfg_load_file(&pqgate_schema, path, sets, nsets, &obj, diag);
+
+    if (rc == 0) {
+        *out = obj;
+    }
+    return rc;
+}
+
+void pqgate_cfg_free(struct pqgate_cfg *cfg)
+{
+    cfg_free(&pqgate_schema, cfg);
+}
