@@ -1,0 +1,251 @@
+/* main.c - the pqgate command line: one binary, one table of subcommands.
+ *
+ * Exit codes: 0 success, 1 failure (invalid config, runtime error), 2 usage.
+ */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config.h"
+#include "config/log.h"
+#include "gateway/daemon.h"
+#include "pq/err.h"
+
+#define EXIT_USAGE 2
+#define MAX_SETS   64
+
+#define DEFAULT_CONFIG PQGATE_SYSCONFDIR "/pqgate/pqgate.yaml"
+
+struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+    const char *usage;
+    const char *help;
+};
+
+static const struct command *find_command(const char *name);
+static void print_commands(FILE *f);
+
+/* Options shared by the commands that load a config. */
+struct cfg_opts {
+    const char *path;
+    const char *sets[MAX_SETS];
+    size_t nsets;
+    int explain;
+};
+
+static int __attribute__((format(printf, 2, 3)))
+usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "pqgate %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry 'pqgate help %s'.\n", cmd);
+    return EXIT_USAGE;
+}
+
+/* Parse --config FILE, --set K=V (repeatable), --explain, and for
+ * check-config one positional FILE.  Returns 0 or an exit code. */
+static int parse_cfg_opts(const char *cmd, int argc, char **argv, int positional,
+                          struct cfg_opts *o)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"set", required_argument, NULL, 's'},
+        {"explain", no_argument, NULL, 'e'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+
+    memset(o, 0, sizeof(*o));
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "c:s:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            o->path = optarg;
+            break;
+        case 's':
+            if (o->nsets == MAX_SETS) {
+                return usage_error(cmd, "more than %d --set options", MAX_SETS);
+            }
+            if (!strchr(optarg, '=')) {
+                return usage_error(cmd, "--set '%s': expected key.path=value", optarg);
+            }
+            o->sets[o->nsets++] = optarg;
+            break;
+        case 'e':
+            o->explain = 1;
+            break;
+        case 'h':
+            printf("%s\n", find_command(cmd)->usage);
+            exit(0);
+        default:
+            return usage_error(cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    if (positional && optind < argc && !o->path) {
+        o->path = argv[optind++];
+    }
+    if (optind < argc) {
+        return usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    }
+    if (!o->path && positional) {
+        return usage_error(cmd, "%s", "which file? (pqgate check-config FILE)");
+    }
+    if (!o->path) {
+        o->path = DEFAULT_CONFIG;
+    }
+    return 0;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    struct cfg_opts o;
+    struct daemon_opts d;
+    int rc = parse_cfg_opts("run", argc, argv, 0, &o);
+
+    if (rc) {
+        return rc;
+    }
+    d.config_path = o.path;
+    d.sets = o.sets;
+    d.nsets = o.nsets;
+    return daemon_run(&d);
+}
+
+static int cmd_check_config(int argc, char **argv)
+{
+    struct pqgate_cfg *cfg = NULL;
+    struct cfg_diag diag;
+    struct cfg_opts o;
+    int rc = parse_cfg_opts("check-config", argc, argv, 1, &o);
+
+    if (rc) {
+        return rc;
+    }
+    cfg_diag_init(&diag);
+    rc = pqgate_cfg_load(o.path, o.sets, o.nsets, &cfg, &diag);
+    if (rc < 0) {
+        cfg_diag_print(&diag, stderr);
+        fprintf(stderr, "%s: %zu error%s\n", o.path, diag.n + diag.dropped,
+                diag.n + diag.dropped == 1 ? "" : "s");
+        cfg_diag_fini(&diag);
+        return 1;
+    }
+    cfg_diag_fini(&diag);
+    printf("# effective config of %s, defaults filled in\n", o.path);
+    cfg_print(stdout, &pqgate_schema, cfg, o.explain);
+    pqgate_cfg_free(cfg);
+    return 0;
+}
+
+static int cmd_version(int argc, char **argv)
+{
+    (void) argc;
+    (void) argv;
+    printf("pqgate %s\n", PQGATE_VERSION);
+    return 0;
+}
+
+static int cmd_help(int argc, char **argv)
+{
+    const struct command *c;
+
+    if (argc < 2) {
+        printf("pqgate %s - power-quality meter and gateway for meter fleets\n\n"
+               "Usage: pqgate COMMAND [OPTIONS]\n\nCommands:\n",
+               PQGATE_VERSION);
+        print_commands(stdout);
+        printf("\n'pqgate help COMMAND' describes one command; 'pqgate help config' prints\n"
+               "the reference of every config key.\n");
+        return 0;
+    }
+    if (strcmp(argv[1], "config") == 0) {
+        cfg_print_reference(stdout, &pqgate_schema);
+        return 0;
+    }
+    c = find_command(argv[1]);
+    if (!c) {
+        fprintf(stderr, "pqgate help: no command '%s'. Commands:\n", argv[1]);
+        print_commands(stderr);
+        return EXIT_USAGE;
+    }
+    printf("Usage: %s\n\n%s\n", c->usage, c->help);
+    return 0;
+}
+
+static const struct command commands[] = {
+    {"run", cmd_run, "run the gateway daemon",
+     "pqgate run [--config FILE] [--set KEY.PATH=VALUE]...",
+     "Runs the gateway in the foreground until SIGTERM or SIGINT.\n\n"
+     "  --config FILE          the config file (default " DEFAULT_CONFIG ")\n"
+     "  --set KEY.PATH=VALUE   override one value, e.g. --set meter.wiring=delta or\n"
+     "                         --set buses[0].baud=9600; repeatable; validated like the\n"
+     "                         file, and applied again on every reload\n\n"
+     "Signals: SIGHUP reloads the config; a file with errors is reported and the\n"
+     "running config stays in force.  SIGTERM and SIGINT stop cleanly.\n"
+     "Under systemd (Type=notify) it reports READY, RELOADING, STOPPING and pings\n"
+     "the watchdog.  Logs go to stderr with journald's <N> priority prefixes, or to\n"
+     "syslog (logging.target)."},
+    {"check-config", cmd_check_config, "validate a config and print it with defaults",
+     "pqgate check-config FILE [--set KEY.PATH=VALUE]... [--explain]",
+     "Validates FILE and prints the effective config as YAML, every default filled\n"
+     "in.  Every error of the file is reported, one per line, as\n"
+     "FILE:LINE:COLUMN: key.path: message, and the exit code is 1.\n\n"
+     "  --set KEY.PATH=VALUE   as for 'run'\n"
+     "  --explain              add each key's description as a comment"},
+    {"version", cmd_version, "print the version", "pqgate version", "Prints pqgate's version."},
+    {"help", cmd_help, "describe the commands", "pqgate help [COMMAND]",
+     "Lists the commands, or describes one."},
+};
+
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const struct command *find_command(const char *name)
+{
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        if (strcmp(commands[i].name, name) == 0) {
+            return &commands[i];
+        }
+    }
+    return NULL;
+}
+
+static void print_commands(FILE *f)
+{
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].summary);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    const struct command *c;
+
+    log_open("pqgate", LOG_TO_STDERR, LOG_INFO);
+    if (argc < 2) {
+        cmd_help(1, argv);
+        return EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+        return cmd_version(argc - 1, argv + 1);
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        return cmd_help(argc - 1, argv + 1);
+    }
+    c = find_command(argv[1]);
+    if (!c) {
+        fprintf(stderr, "pqgate: no command '%s'. Commands:\n", argv[1]);
+        print_commands(stderr);
+        return EXIT_USAGE;
+    }
+    return c->run(argc - 1, argv + 1);
+}
