@@ -12,8 +12,9 @@ set -u
 PACKAGES=
 # build: the compiler, make, and pkg-config (the Makefile finds libraries with it)
 PACKAGES="$PACKAGES gcc make pkg-config"
-# libraries: libyaml (config files), libsystemd (sd_notify, watchdog)
-PACKAGES="$PACKAGES libyaml-dev libsystemd-dev"
+# libraries: libyaml (config files), libsystemd (sd_notify, watchdog),
+# FFTW3 (harmonic analysis), libiio (ADC sample source)
+PACKAGES="$PACKAGES libyaml-dev libsystemd-dev libfftw3-dev libiio-dev"
 # tests: cmocka (tests/unit/), pytest on Debian's python3 (tests/integration/)
 PACKAGES="$PACKAGES libcmocka-dev python3 python3-pytest"
 
