@@ -1,0 +1,157 @@
+/* meter.c - engine -> aggregation and energy registers. */
+#include "pq/meter.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pq/aggregate.h"
+#include "pq/energy.h"
+
+struct pq_meter {
+    struct pq_meter_cfg cfg;
+    struct pq_meter_out out;
+    struct pq_engine *engine;
+    struct pq_agg *agg;
+    struct pq_energy energy;
+    int64_t first_ns;       /* start of the first basic record, -1 before */
+    int64_t energy_end_ns;  /* the registers cover time up to here */
+    int64_t emitted_end_ns; /* end of the last energy record emitted */
+};
+
+static void emit_energy(struct pq_meter *m)
+{
+    struct pq_energy_reading r;
+    struct pq_meter_energy e;
+
+    if (!m->out.energy || m->first_ns < 0 || m->emitted_end_ns == m->energy_end_ns) {
+        return;
+    }
+    m->emitted_end_ns = m->energy_end_ns;
+    pq_energy_read(&m->energy, PQ_ENERGY_TOTAL, &r);
+    e.start_ns = m->first_ns;
+    e.end_ns = m->energy_end_ns;
+    e.kwh_del = r.wh_del / 1000.0;
+    e.kwh_rec = r.wh_rec / 1000.0;
+    e.kvarh_del = r.varh_del / 1000.0;
+    e.kvarh_rec = r.varh_rec / 1000.0;
+    e.kvah = r.vah / 1000.0;
+    m->out.energy(m->out.ctx, &e);
+}
+
+static void on_aggregate(void *ctx, const struct pq_interval *r)
+{
+    struct pq_meter *m = ctx;
+
+    if ((m->cfg.levels & (1u << r->agg)) && m->out.interval) {
+        m->out.interval(m->out.ctx, r);
+    }
+    if (r->agg == PQ_AGG_10MIN) {
+        emit_energy(m); /* the registers every 10 min, with the aggregate */
+    }
+}
+
+/* Energy integrates each basic record's mean powers over the part of its
+ * time not already counted: the basic windows are contiguous except at a
+ * 10-min resync, where the old and the new series overlap (4.5.3). */
+static void on_basic(void *ctx, const struct pq_interval *r, int resync)
+{
+    struct pq_meter *m = ctx;
+    int64_t from = r->start_ns > m->energy_end_ns ? r->start_ns : m->energy_end_ns;
+
+    if (m->first_ns < 0) {
+        m->first_ns = r->start_ns;
+        from = r->start_ns;
+    }
+    if (r->end_ns > from) {
+        pq_energy_add(&m->energy, r->p_w, r->q_var, r->s_va,
+                      (double) (r->end_ns - from) / 1e9);
+        m->energy_end_ns = r->end_ns;
+    }
+    if ((m->cfg.levels & (1u << PQ_AGG_200MS)) && m->out.interval) {
+        m->out.interval(m->out.ctx, r);
+    }
+    pq_agg_add(m->agg, r, resync, on_aggregate, m);
+    if (m->cfg.energy_every_ns > 0 && r->end_ns / m->cfg.energy_every_ns !=
+                                          m->emitted_end_ns / m->cfg.energy_every_ns) {
+        emit_energy(m);
+    }
+}
+
+static void on_freq10s(void *ctx, int64_t start_ns, int64_t end_ns, double f_hz,
+                       unsigned flags)
+{
+    struct pq_meter *m = ctx;
+
+    if (m->out.freq10s) {
+        m->out.freq10s(m->out.ctx, start_ns, end_ns, f_hz, flags);
+    }
+}
+
+static void on_halfcycle(void *ctx, const struct pq_halfcycle *h)
+{
+    struct pq_meter *m = ctx;
+
+    m->out.halfcycle(m->out.ctx, h);
+}
+
+int pq_meter_new(const struct pq_meter_cfg *cfg, const struct pq_meter_out *out,
+                 struct pq_meter **mp, const char **why)
+{
+    struct pq_engine_out eo = {
+        .interval = on_basic,
+        .freq10s = on_freq10s,
+        .halfcycle = out && out->halfcycle ? on_halfcycle : NULL,
+    };
+    struct pq_meter *m = calloc(1, sizeof(*m));
+    int rc;
+
+    if (!m) {
+        return -ENOMEM;
+    }
+    m->cfg = *cfg;
+    if (out) {
+        m->out = *out;
+    }
+    m->first_ns = -1;
+    m->energy_end_ns = INT64_MIN;
+    m->emitted_end_ns = INT64_MIN;
+    eo.ctx = m;
+    rc = pq_engine_new(&cfg->engine, &eo, &m->engine, why);
+    if (rc == 0) {
+        rc = pq_agg_new(cfg->engine.f_nominal_hz == 60.0 ? 12 : 10, cfg->engine.udin_v,
+                        &m->agg);
+    }
+    if (rc < 0) {
+        pq_meter_free(m);
+        return rc;
+    }
+    *mp = m;
+    return 0;
+}
+
+void pq_meter_feed(struct pq_meter *m, const float *x, size_t n)
+{
+    pq_engine_feed(m->engine, x, n);
+}
+
+void pq_meter_finish(struct pq_meter *m)
+{
+    pq_agg_flush(m->agg, on_aggregate, m);
+    emit_energy(m);
+}
+
+void pq_meter_free(struct pq_meter *m)
+{
+    if (!m) {
+        return;
+    }
+    pq_engine_free(m->engine);
+    pq_agg_free(m->agg);
+    free(m);
+}
+
+struct pq_engine *pq_meter_engine(struct pq_meter *m)
+{
+    return m->engine;
+}

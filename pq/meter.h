@@ -1,0 +1,53 @@
+/* meter.h - one meter: the engine, the aggregation and the energy registers
+ * put together, as the gateway and `pqgate analyze` both run them.
+ *
+ * Samples in; out come the basic records and every aggregate that
+ * completes (in the order they complete), the 10-s frequency, the
+ * half-cycle values, and the energy registers at each 10-min tick and at
+ * the end.  Pure and single-threaded like its parts; allocation happens in
+ * pq_meter_new() only.
+ */
+#ifndef PQGATE_METER_H
+#define PQGATE_METER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pq/engine.h"
+#include "pq/record.h"
+
+/* Energy registers since the meter started, in kWh, kvarh, kVAh. */
+struct pq_meter_energy {
+    int64_t start_ns, end_ns;
+    double kwh_del, kwh_rec, kvarh_del, kvarh_rec, kvah;
+};
+
+struct pq_meter_out {
+    void (*interval)(void *ctx, const struct pq_interval *r); /* every level */
+    void (*freq10s)(void *ctx, int64_t start_ns, int64_t end_ns, double f_hz,
+                    unsigned flags);
+    void (*halfcycle)(void *ctx, const struct pq_halfcycle *h);
+    void (*energy)(void *ctx, const struct pq_meter_energy *e);
+    void *ctx; /* every callback may be NULL */
+};
+
+struct pq_meter_cfg {
+    struct pq_engine_cfg engine;
+    unsigned levels;         /* bit (1u << PQ_AGG_*) per level to emit */
+    int64_t energy_every_ns; /* also emit the registers this often (0: at
+                                10-min ticks and at the end only) */
+};
+
+struct pq_meter;
+
+/* 0, -EINVAL (reason in *why) or -ENOMEM. */
+int pq_meter_new(const struct pq_meter_cfg *cfg, const struct pq_meter_out *out,
+                 struct pq_meter **m, const char **why);
+void pq_meter_feed(struct pq_meter *m, const float *x, size_t n);
+/* End of the stream: emit the aggregates in progress (PQ_REC_PARTIAL) and
+ * the energy registers. */
+void pq_meter_finish(struct pq_meter *m);
+void pq_meter_free(struct pq_meter *m); /* NULL: no-op */
+struct pq_engine *pq_meter_engine(struct pq_meter *m);
+
+#endif
