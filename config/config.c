@@ -12,21 +12,35 @@ const char *cfg_valid_name(const void *v)
     const char *s = *(char *const *) v;
     size_t len = strlen(s);
 
-    if (len == 0 || len > 32 || strspn(s, "abcdefghijklmnopqrstuvwxyz"
-                                          "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != len) {
+    if (len == 0 || len > 32 ||
+        strspn(s, "abcdefghijklmnopqrstuvwxyz"
+                  "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != len) {
         return "a name of 1 to 32 letters, digits, '_' or '-'";
     }
     return NULL;
 }
 
 static const struct cfg_field gateway_fields[] = {
-    {.key = "id", .type = CFG_STRING, .offset = offsetof(struct gateway_cfg, id),
-     .flags = CFG_REQUIRED, .valid = cfg_valid_name,
+    {.key = "id",
+     .type = CFG_STRING,
+     .offset = offsetof(struct gateway_cfg, id),
+     .flags = CFG_REQUIRED,
+     .valid = cfg_valid_name,
      .doc = "stable id of this gateway: MQTT topics and the fleet view use it"},
-    {.key = "name", .type = CFG_STRING, .offset = offsetof(struct gateway_cfg, name),
-     .flags = CFG_RANGE, .min = 0, .max = 128, .doc = "display name"},
-    {.key = "site", .type = CFG_STRING, .offset = offsetof(struct gateway_cfg, site),
-     .flags = CFG_RANGE, .min = 0, .max = 256, .doc = "where the gateway is installed"},
+    {.key = "name",
+     .type = CFG_STRING,
+     .offset = offsetof(struct gateway_cfg, name),
+     .flags = CFG_RANGE,
+     .min = 0,
+     .max = 128,
+     .doc = "display name"},
+    {.key = "site",
+     .type = CFG_STRING,
+     .offset = offsetof(struct gateway_cfg, site),
+     .flags = CFG_RANGE,
+     .min = 0,
+     .max = 256,
+     .doc = "where the gateway is installed"},
     {0},
 };
 
@@ -37,16 +51,31 @@ const struct cfg_schema gateway_schema = {
 };
 
 /* Index = syslog level (LOG_EMERG 0 .. LOG_DEBUG 7). */
-static const char *const level_names[] = {"emerg",   "alert", "crit", "error", "warning",
+static const char *const level_names[] = {"emerg",  "alert", "crit",  "error", "warning",
                                           "notice", "info",  "debug", NULL};
 static const char *const target_names[] = {"stderr", "syslog", NULL};
 
 static const struct cfg_field logging_fields[] = {
-    {.key = "level", .type = CFG_ENUM, .offset = offsetof(struct logging_cfg, level),
-     .def = "info", .choices = level_names, .doc = "lowest level written"},
-    {.key = "target", .type = CFG_ENUM, .offset = offsetof(struct logging_cfg, target),
-     .def = "stderr", .choices = target_names,
+    {.key = "level",
+     .type = CFG_ENUM,
+     .offset = offsetof(struct logging_cfg, level),
+     .def = "info",
+     .choices = level_names,
+     .doc = "lowest level written"},
+    {.key = "target",
+     .type = CFG_ENUM,
+     .offset = offsetof(struct logging_cfg, target),
+     .def = "stderr",
+     .choices = target_names,
      .doc = "stderr (journald reads its <N> prefixes) or syslog"},
+    {.key = "summary",
+     .type = CFG_DURATION,
+     .offset = offsetof(struct logging_cfg, summary_ns),
+     .flags = CFG_RANGE,
+     .min = 0,
+     .max = 86400,
+     .def = "0",
+     .doc = "log a line of the local meter's live values this often (0: never)"},
     {0},
 };
 
@@ -62,17 +91,19 @@ static void check_names_unique(struct cfg_ctx *ctx, const struct pqgate_cfg *c)
     size_t n = c->buses.n + c->peers.n;
 
     for (size_t i = 0; i < n; i++) {
-        char *const *a = i < c->buses.n
-                             ? &CFG_AT(c->buses, struct serial_bus_cfg, i)->name
-                             : &CFG_AT(c->peers, struct tcp_peer_cfg, i - c->buses.n)->name;
+        char *const *a =
+            i < c->buses.n ? &CFG_AT(c->buses, struct serial_bus_cfg, i)->name
+                           : &CFG_AT(c->peers, struct tcp_peer_cfg, i - c->buses.n)->name;
 
         for (size_t j = 0; j < i; j++) {
-            char *const *b = j < c->buses.n
-                                 ? &CFG_AT(c->buses, struct serial_bus_cfg, j)->name
-                                 : &CFG_AT(c->peers, struct tcp_peer_cfg, j - c->buses.n)->name;
+            char *const *b =
+                j < c->buses.n
+                    ? &CFG_AT(c->buses, struct serial_bus_cfg, j)->name
+                    : &CFG_AT(c->peers, struct tcp_peer_cfg, j - c->buses.n)->name;
 
             if (strcmp(*a, *b) == 0) {
-                cfg_error_at(ctx, a, "name '%s' is already used by another bus or peer", *a);
+                cfg_error_at(ctx, a, "name '%s' is already used by another bus or peer",
+                             *a);
                 break;
             }
         }
@@ -85,18 +116,37 @@ static void check_root(struct cfg_ctx *ctx, void *obj)
 }
 
 static const struct cfg_field root_fields[] = {
-    {.key = "gateway", .type = CFG_STRUCT, .offset = offsetof(struct pqgate_cfg, gateway),
-     .sub = &gateway_schema, .doc = "identity of this gateway"},
-    {.key = "meter", .type = CFG_STRUCT, .offset = offsetof(struct pqgate_cfg, meter),
-     .sub = &meter_schema, .doc = "the local meter: sample source, nominal values, wiring"},
-    {.key = "buses", .type = CFG_LIST, .offset = offsetof(struct pqgate_cfg, buses),
-     .flags = CFG_RANGE, .min = 0, .max = 8, .sub = &serial_bus_schema,
+    {.key = "gateway",
+     .type = CFG_STRUCT,
+     .offset = offsetof(struct pqgate_cfg, gateway),
+     .sub = &gateway_schema,
+     .doc = "identity of this gateway"},
+    {.key = "meter",
+     .type = CFG_STRUCT,
+     .offset = offsetof(struct pqgate_cfg, meter),
+     .sub = &meter_schema,
+     .doc = "the local meter: sample source, nominal values, wiring"},
+    {.key = "buses",
+     .type = CFG_LIST,
+     .offset = offsetof(struct pqgate_cfg, buses),
+     .flags = CFG_RANGE,
+     .min = 0,
+     .max = 8,
+     .sub = &serial_bus_schema,
      .doc = "RS-485 serial buses with their Modbus RTU devices"},
-    {.key = "peers", .type = CFG_LIST, .offset = offsetof(struct pqgate_cfg, peers),
-     .flags = CFG_RANGE, .min = 0, .max = 64, .sub = &tcp_peer_schema,
+    {.key = "peers",
+     .type = CFG_LIST,
+     .offset = offsetof(struct pqgate_cfg, peers),
+     .flags = CFG_RANGE,
+     .min = 0,
+     .max = 64,
+     .sub = &tcp_peer_schema,
      .doc = "Modbus TCP peers (meters or gateways) and their unit ids"},
-    {.key = "logging", .type = CFG_STRUCT, .offset = offsetof(struct pqgate_cfg, logging),
-     .sub = &logging_schema, .doc = "where log lines go and how many"},
+    {.key = "logging",
+     .type = CFG_STRUCT,
+     .offset = offsetof(struct pqgate_cfg, logging),
+     .sub = &logging_schema,
+     .doc = "where log lines go and how many"},
     {0},
 };
 

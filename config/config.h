@@ -42,20 +42,141 @@ struct ratio_cfg {
     double secondary; /* V or A at the meter terminals */
 };
 
+/* meter.sim: the signal generator (drivers/adc/adc_sim.c).  Values are on
+ * the primary side (PT/CT ratios do not apply).  Angles in degrees. */
+struct sim_phase_cfg {
+    double voltage_pct;       /* of sim.voltage */
+    double voltage_angle_deg; /* added to the phase's 0/-120/+120 */
+    double current_pct;       /* of sim.current */
+    double current_angle_deg; /* added to the current's lag */
+};
+
+struct sim_unbalance_cfg {
+    struct sim_phase_cfg ph[3]; /* A, B, C */
+};
+
+struct sim_harmonic_cfg {
+    int order;                /* 2..63 */
+    double voltage_pct;       /* of the fundamental */
+    double voltage_angle_deg; /* relative to order x the phase's fundamental */
+    double current_pct;
+    double current_angle_deg;
+};
+
+struct sim_interharmonic_cfg {
+    double frequency_hz; /* absolute: does not follow the fundamental */
+    double voltage_pct;
+    double voltage_angle_deg;
+    double current_pct;
+    double current_angle_deg;
+};
+
+enum sim_scenario_kind {
+    SIM_DIP,
+    SIM_SWELL,
+    SIM_INTERRUPTION,
+    SIM_FREQUENCY_STEP,
+    SIM_FLICKER,
+    SIM_RVC,
+};
+
+enum sim_shape {
+    SIM_SHAPE_SINE,
+    SIM_SHAPE_SQUARE,
+};
+
+struct sim_scenario_cfg {
+    int kind;            /* enum sim_scenario_kind */
+    int64_t at_ns;       /* from frame 0 */
+    int64_t duration_ns; /* 0: for good (frequency_step, flicker, rvc) */
+    double level_pct;    /* RMS during the event, % of the normal value */
+    char *phases;        /* "A", "BC", "ABC" */
+    double step_hz;      /* frequency_step */
+    double mod_hz;       /* flicker: modulation frequency */
+    double dv_pct;       /* flicker: relative change dV/V, peak to peak */
+    int shape;           /* flicker: enum sim_shape */
+    int64_t ramp_ns;     /* rvc: length of the linear change */
+};
+
+struct sim_cfg {
+    double sample_rate_hz;
+    double frequency_hz;
+    double drift_hz_per_h;
+    double voltage_v; /* phase RMS; 0: from meter.nominal_voltage */
+    double current_a; /* phase RMS */
+    double power_factor;
+    int leading; /* current leads the voltage */
+    struct sim_unbalance_cfg unbalance;
+    struct cfg_list harmonics;      /* struct sim_harmonic_cfg */
+    struct cfg_list interharmonics; /* struct sim_interharmonic_cfg */
+    double noise_pct;
+    int seed;
+    struct cfg_list scenarios; /* struct sim_scenario_cfg */
+    int neutral;               /* UN and IN channels (wye, single) */
+    int realtime;
+    char *start; /* UTC of frame 0 when not realtime */
+};
+
+/* meter.replay: a COMTRADE recording (drivers/adc/adc_replay.c) */
+enum replay_pace {
+    REPLAY_PACE_REALTIME,
+    REPLAY_PACE_FAST,
+};
+
+struct replay_cfg {
+    char *file; /* .cfg or .cff */
+    int pace;   /* enum replay_pace */
+    int loop;
+};
+
+/* meter.iio: a Linux IIO buffered ADC (drivers/adc/adc_iio.c) */
+enum iio_role_cfg {
+    IIO_ROLE_UA,
+    IIO_ROLE_UB,
+    IIO_ROLE_UC,
+    IIO_ROLE_UN,
+    IIO_ROLE_IA,
+    IIO_ROLE_IB,
+    IIO_ROLE_IC,
+    IIO_ROLE_IN,
+};
+
+struct iio_channel_cfg {
+    int role;      /* enum iio_role_cfg */
+    char *channel; /* IIO channel id or name, "voltage0" */
+    double gain;   /* V or A at the meter's terminals per V (A) at the ADC */
+    double scale;  /* without device scale: V (A) per count */
+    double offset; /* without device scale: counts added before scale */
+};
+
+struct iio_cfg {
+    char *uri;    /* libiio context URI: "local:", "ip:192.168.2.1" */
+    char *device; /* IIO device name or id */
+    int buffer;   /* frames per refill */
+    int kernel_buffers;
+    double sample_rate_hz;    /* 0: read the device's sampling_frequency */
+    int device_scale;         /* apply the device's scale and offset */
+    struct cfg_list channels; /* struct iio_channel_cfg */
+};
+
 struct meter_cfg {
-    int source;                /* enum meter_source */
-    double nominal_voltage_v;  /* Udin: L-N for wye/single, L-L for delta */
+    int source;               /* enum meter_source */
+    double nominal_voltage_v; /* Udin: L-N for wye/single, L-L for delta */
     double nominal_frequency_hz;
-    int wiring;                /* enum meter_wiring */
-    struct ratio_cfg pt;       /* voltage transformer */
-    struct ratio_cfg ct;       /* current transformer */
+    int wiring;                  /* enum meter_wiring */
+    struct ratio_cfg pt;         /* voltage transformer */
+    struct ratio_cfg ct;         /* current transformer */
+    double max_demand_current_a; /* IEEE 519 IL for TDD; 0: no TDD */
+    struct sim_cfg sim;
+    struct replay_cfg replay;
+    struct iio_cfg iio;
 };
 
 /* buses and peers: the Modbus fleet */
 struct device_cfg {
-    char *name;     /* channel prefix: "<bus>.<name>/" */
-    int unit;       /* Modbus unit id */
-    char *profile;  /* register map (config/profiles/) */
+    char *name;    /* channel prefix: "<bus>.<name>/" */
+    int unit;      /* Modbus unit id */
+    char *profile; /* register map (config/profiles/) */
     int64_t poll_ns;
     int64_t timeout_ns; /* 0: the bus's or peer's timeout */
     int retries;
@@ -71,7 +192,7 @@ struct serial_bus_cfg {
     char *name;   /* "bus1" */
     char *device; /* "/dev/ttyS1" */
     int baud;
-    int parity;   /* enum serial_parity */
+    int parity; /* enum serial_parity */
     int data_bits;
     int stop_bits;
     int64_t timeout_ns;
@@ -93,8 +214,9 @@ enum log_target_cfg {
 };
 
 struct logging_cfg {
-    int level;  /* syslog level, LOG_EMERG..LOG_DEBUG */
-    int target; /* enum log_target_cfg */
+    int level;          /* syslog level, LOG_EMERG..LOG_DEBUG */
+    int target;         /* enum log_target_cfg */
+    int64_t summary_ns; /* log the live values this often; 0: never */
 };
 
 struct pqgate_cfg {
@@ -105,10 +227,11 @@ struct pqgate_cfg {
     struct logging_cfg logging;
 };
 
-extern const struct cfg_schema pqgate_schema;  /* the whole file */
-extern const struct cfg_schema gateway_schema; /* config.c */
-extern const struct cfg_schema logging_schema; /* config.c */
-extern const struct cfg_schema meter_schema;   /* cfg_meter.c */
+extern const struct cfg_schema pqgate_schema;     /* the whole file */
+extern const struct cfg_schema gateway_schema;    /* config.c */
+extern const struct cfg_schema logging_schema;    /* config.c */
+extern const struct cfg_schema meter_schema;      /* cfg_meter.c */
+extern const struct cfg_schema sim_schema;        /* cfg_sim.c */
 extern const struct cfg_schema serial_bus_schema; /* cfg_modbus.c */
 extern const struct cfg_schema tcp_peer_schema;   /* cfg_modbus.c */
 
@@ -122,5 +245,10 @@ void pqgate_cfg_free(struct pqgate_cfg *cfg); /* NULL is a no-op */
 /* Rules shared by several sections: NULL if v (a char **) is a valid name
  * for channel prefixes and topics, else what is expected. */
 const char *cfg_valid_name(const void *v);
+
+/* A UTC time as written in sim.start, "2024-01-01T00:00:00Z" (with an
+ * optional fraction of up to 9 digits before the Z), to ns since the Unix
+ * epoch.  Returns 0 or -PQ_ECONFIG with *ns_out untouched.  cfg_sim.c. */
+int cfg_parse_utc(const char *s, int64_t *ns_out);
 
 #endif
