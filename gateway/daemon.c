@@ -8,15 +8,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
-#include <unistd.h>
-
 #include <systemd/sd-daemon.h>
+#include <unistd.h>
 
 #include "config/config.h"
 #include "config/log.h"
 #include "gateway/bus.h"
 #include "gateway/loop.h"
+#include "gateway/metrology.h"
 #include "gateway/status.h"
+#include "gateway/summary.h"
 #include "pq/err.h"
 
 /* Sized for a full box: 8 buses x 31 devices x ~100 values plus the local
@@ -28,6 +29,8 @@
 /* Start order; stopped in reverse.  New tiers add one line here. */
 static const struct gw_component *const components[] = {
     &status_component,
+    &metrology_component,
+    &summary_component,
 };
 
 #define N_COMPONENTS (sizeof(components) / sizeof(components[0]))
@@ -44,7 +47,8 @@ struct daemon {
 
 static void apply_logging(const struct pqgate_cfg *cfg)
 {
-    log_open("pqgate", cfg->logging.target == LOG_TARGET_SYSLOG ? LOG_TO_SYSLOG : LOG_TO_STDERR,
+    log_open("pqgate",
+             cfg->logging.target == LOG_TARGET_SYSLOG ? LOG_TO_SYSLOG : LOG_TO_STDERR,
              cfg->logging.level);
 }
 
@@ -64,8 +68,8 @@ static void log_summary(const struct pqgate_cfg *cfg)
          "gateway %s; meter %s %.6g V %.6g Hz %s; %zu serial buses, %zu devices; "
          "%zu TCP peers, %zu devices; log level %s",
          cfg->gateway.id, sources[cfg->meter.source], cfg->meter.nominal_voltage_v,
-         cfg->meter.nominal_frequency_hz, wirings[cfg->meter.wiring], cfg->buses.n, devices,
-         cfg->peers.n, peer_devices, log_level_name(cfg->logging.level));
+         cfg->meter.nominal_frequency_hz, wirings[cfg->meter.wiring], cfg->buses.n,
+         devices, cfg->peers.n, peer_devices, log_level_name(cfg->logging.level));
 }
 
 static void stop_components(struct daemon *d)
@@ -130,7 +134,8 @@ static void reload(struct daemon *d)
     LOGF(LOG_INFO, "daemon", "reloading %s", d->opts->config_path);
     cfg = load_config(d->opts);
     if (!cfg) {
-        LOGF(LOG_ERR, "daemon", "reload failed: %s has errors; the running config stays in force",
+        LOGF(LOG_ERR, "daemon",
+             "reload failed: %s has errors; the running config stays in force",
              d->opts->config_path);
         return;
     }
@@ -139,13 +144,15 @@ static void reload(struct daemon *d)
     d->gw.cfg = cfg;
     apply_logging(cfg);
     if (start_components(d) < 0) {
-        LOGF(LOG_ERR, "daemon", "reload failed: the new config does not start; "
-                                "going back to the running one");
+        LOGF(LOG_ERR, "daemon",
+             "reload failed: the new config does not start; "
+             "going back to the running one");
         d->gw.cfg = old;
         apply_logging(old);
         pqgate_cfg_free(cfg);
         if (start_components(d) < 0) {
-            LOGF(LOG_CRIT, "daemon", "the previous config does not start again either; exiting");
+            LOGF(LOG_CRIT, "daemon",
+                 "the previous config does not start again either; exiting");
             d->exit_code = 1;
             loop_stop(d->gw.loop);
         }
@@ -291,8 +298,8 @@ int daemon_run(const struct daemon_opts *o)
         return 1;
     }
     log_summary(cfg);
-    LOGF(LOG_NOTICE, "daemon", "started: pqgate %s, gateway %s, config %s", PQGATE_VERSION,
-         cfg->gateway.id, o->config_path);
+    LOGF(LOG_NOTICE, "daemon", "started: pqgate %s, gateway %s, config %s",
+         PQGATE_VERSION, cfg->gateway.id, o->config_path);
     sd_notify(0, "READY=1\nSTATUS=running");
     rc = loop_run(d.gw.loop);
     if (rc < 0) {

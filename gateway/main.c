@@ -10,6 +10,7 @@
 
 #include "config/config.h"
 #include "config/log.h"
+#include "gateway/analyze.h"
 #include "gateway/daemon.h"
 #include "pq/err.h"
 
@@ -88,7 +89,8 @@ static int parse_cfg_opts(const char *cmd, int argc, char **argv, int positional
             printf("%s\n", find_command(cmd)->usage);
             exit(0);
         default:
-            return usage_error(cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
+            return usage_error(cmd, "unknown or incomplete option '%s'",
+                               argv[optind - 1]);
         }
     }
     if (positional && optind < argc && !o->path) {
@@ -164,8 +166,9 @@ static int cmd_help(int argc, char **argv)
                "Usage: pqgate COMMAND [OPTIONS]\n\nCommands:\n",
                PQGATE_VERSION);
         print_commands(stdout);
-        printf("\n'pqgate help COMMAND' describes one command; 'pqgate help config' prints\n"
-               "the reference of every config key.\n");
+        printf(
+            "\n'pqgate help COMMAND' describes one command; 'pqgate help config' prints\n"
+            "the reference of every config key.\n");
         return 0;
     }
     if (strcmp(argv[1], "config") == 0) {
@@ -202,7 +205,25 @@ static const struct command commands[] = {
      "FILE:LINE:COLUMN: key.path: message, and the exit code is 1.\n\n"
      "  --set KEY.PATH=VALUE   as for 'run'\n"
      "  --explain              add each key's description as a comment"},
-    {"version", cmd_version, "print the version", "pqgate version", "Prints pqgate's version."},
+    {"analyze", cmd_analyze, "measure a COMTRADE recording, print JSON Lines",
+     "pqgate analyze FILE.cfg [--nominal-voltage V] [--nominal-frequency 50|60]\n"
+     "       [--wiring wye|delta|single] [--aggregations 200ms,3s,10min,2h]\n"
+     "       [--max-demand-current A] [--events] [--flicker]",
+     "Runs the gateway's metrology engine over a COMTRADE recording (IEEE C37.111\n"
+     "1991/1999/2013: .cfg with .dat, or .cff; ASCII, BINARY, BINARY32, FLOAT32) and\n"
+     "prints one JSON record per line on stdout: 'interval' records for each\n"
+     "aggregation level asked for (IEC 61000-4-30: 10/12-cycle, 150/180-cycle,\n"
+     "10-min, 2-h), 'freq10s' records, and an 'energy' record at the end.\n"
+     "Aggregates still open at the end of the recording are printed with\n"
+     "\"partial\":true.  docs/analyze.md describes every field.\n\n"
+     "Channels: unit V or kV is a voltage, A or kA a current; the phase comes from\n"
+     "the ph field (A, B, C, N or L1, L2, L3, N), otherwise from the channel order.\n"
+     "Without options the nominal frequency is the closest of 50/60 Hz to the\n"
+     "file's line frequency, the nominal voltage the standard voltage closest to\n"
+     "the first second's RMS, and the wiring wye with three voltages, else single.\n\n"
+     "  --max-demand-current A   IEEE 519 IL for the TDD (default: no TDD)"},
+    {"version", cmd_version, "print the version", "pqgate version",
+     "Prints pqgate's version."},
     {"help", cmd_help, "describe the commands", "pqgate help [COMMAND]",
      "Lists the commands, or describes one."},
 };

@@ -44,8 +44,10 @@ static void status_tick(struct loop *l, void *ctx)
     (void) l;
     bus_stats(s->gw->bus, &st);
     u[CH_UPTIME] = (struct bus_update){s->ch[CH_UPTIME], {uptime, now, 0}};
-    u[CH_GENERATION] = (struct bus_update){s->ch[CH_GENERATION], {s->gw->generation, now, 0}};
-    u[CH_PUBLISHED] = (struct bus_update){s->ch[CH_PUBLISHED], {(double) st.published, now, 0}};
+    u[CH_GENERATION] =
+        (struct bus_update){s->ch[CH_GENERATION], {s->gw->generation, now, 0}};
+    u[CH_PUBLISHED] =
+        (struct bus_update){s->ch[CH_PUBLISHED], {(double) st.published, now, 0}};
     u[CH_DROPPED] = (struct bus_update){s->ch[CH_DROPPED], {(double) st.dropped, now, 0}};
     rc = bus_publish_many(s->gw->bus, u, CH_COUNT);
     if (rc < 0 && rc != -PQ_EFULL) {
@@ -67,7 +69,8 @@ static int status_start(struct gw *gw, void **state)
     }
     s->gw = gw;
     for (int i = 0; i < CH_COUNT; i++) {
-        s->ch[i] = bus_register(gw->bus, status_channels[i].name, status_channels[i].unit);
+        s->ch[i] =
+            bus_register(gw->bus, status_channels[i].name, status_channels[i].unit);
         if (s->ch[i] < 0) {
             int rc = s->ch[i];
 

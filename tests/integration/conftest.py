@@ -192,3 +192,16 @@ def pqgate_cli():
 @pytest.fixture
 def examples():
     return EXAMPLES
+
+
+@pytest.fixture
+def pqgate_bin():
+    """Path of the pqgate binary under test."""
+    _require_binary()
+    return PQGATE_BIN
+
+
+@pytest.fixture
+def shared_data():
+    """The project's shared test data (../shared/data beside the checkout)."""
+    return REPO.parent / "shared" / "data"

@@ -1,0 +1,499 @@
+/* analyze.c - `pqgate analyze FILE.cfg`: run the meter over a COMTRADE
+ * recording and print JSON Lines (DESIGN.md, "The analysis contract").
+ *
+ * The recording goes through exactly the engine the gateway runs live, so
+ * a recording analysed offline and the same signal measured live give the
+ * same numbers.
+ */
+#include "gateway/analyze.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "config/units.h"
+#include "drivers/adc/comtrade_load.h"
+#include "pq/comtrade.h"
+#include "pq/err.h"
+#include "pq/meter.h"
+
+#define EXIT_USAGE 2
+#define CHUNK      4096 /* frames per feed */
+
+struct analyze_opts {
+    const char *path;
+    double udin_v;   /* 0: choose */
+    double f_nom_hz; /* 0: choose */
+    int wiring;      /* -1: from the channels */
+    unsigned levels;
+    double il_a;
+    int events, flicker;
+};
+
+struct printer {
+    FILE *f;
+    char *buf;
+    size_t cap;
+    int failed;
+    long basic; /* basic records measured */
+};
+
+/* ---- output ------------------------------------------------------------------- */
+
+static void print_line(struct printer *p, size_t need)
+{
+    if (need >= p->cap) {
+        size_t cap = need + 1;
+        char *b = realloc(p->buf, cap);
+
+        if (!b) {
+            p->failed = 1;
+            return;
+        }
+        p->buf = b;
+        p->cap = cap;
+    }
+}
+
+static void on_interval(void *ctx, const struct pq_interval *r)
+{
+    struct printer *p = ctx;
+    size_t need = pq_interval_json(p->buf, p->cap, r);
+
+    p->basic += r->agg == PQ_AGG_200MS;
+    if (need >= p->cap) {
+        print_line(p, need);
+        if (p->failed) {
+            return;
+        }
+        pq_interval_json(p->buf, p->cap, r);
+    }
+    fputs(p->buf, p->f);
+    fputc('\n', p->f);
+}
+
+static void on_freq10s(void *ctx, int64_t start_ns, int64_t end_ns, double f_hz,
+                       unsigned flags)
+{
+    struct printer *p = ctx;
+    char a[32], b[32];
+
+    pq_time_iso(a, sizeof(a), start_ns);
+    pq_time_iso(b, sizeof(b), end_ns);
+    fprintf(p->f,
+            "{\"type\":\"freq10s\",\"start\":\"%s\",\"end\":\"%s\",\"flagged\":%s,"
+            "\"freq_hz\":%.4f}\n",
+            a, b, (flags & PQ_REC_FLAGGED) ? "true" : "false", f_hz);
+}
+
+static void on_energy(void *ctx, const struct pq_meter_energy *e)
+{
+    struct printer *p = ctx;
+    char a[32], b[32];
+
+    pq_time_iso(a, sizeof(a), e->start_ns);
+    pq_time_iso(b, sizeof(b), e->end_ns);
+    fprintf(p->f,
+            "{\"type\":\"energy\",\"start\":\"%s\",\"end\":\"%s\",\"kwh_del\":%.6f,"
+            "\"kwh_rec\":%.6f,\"kvarh_del\":%.6f,\"kvarh_rec\":%.6f,\"kvah\":%.6f}\n",
+            a, b, e->kwh_del, e->kwh_rec, e->kvarh_del, e->kvarh_rec, e->kvah);
+}
+
+/* ---- channels ------------------------------------------------------------------- */
+
+/* Voltage (1), current (2) or neither (0) from the unit; *scale to V or A. */
+static int unit_kind(const char *unit, double *scale)
+{
+    *scale = 1.0;
+    if (strcmp(unit, "V") == 0 || strcasecmp(unit, "v") == 0) {
+        return 1;
+    }
+    if (strcmp(unit, "kV") == 0 || strcasecmp(unit, "kv") == 0) {
+        *scale = 1000.0;
+        return 1;
+    }
+    if (strcmp(unit, "A") == 0 || strcasecmp(unit, "a") == 0) {
+        return 2;
+    }
+    if (strcmp(unit, "kA") == 0 || strcasecmp(unit, "ka") == 0) {
+        *scale = 1000.0;
+        return 2;
+    }
+    return 0;
+}
+
+/* 0..2 for A/B/C (or L1..L3), 3 for N, -1 otherwise. */
+static int phase_index(const char *ph)
+{
+    static const char *const names[][2] = {
+        {"A", "L1"}, {"B", "L2"}, {"C", "L3"}, {"N", "N"}};
+
+    for (int i = 0; i < 4; i++) {
+        if (strcasecmp(ph, names[i][0]) == 0 || strcasecmp(ph, names[i][1]) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+struct mapping {
+    size_t nch;
+    size_t src[PQ_MAX_CH]; /* analog channel index in the recording */
+    double scale[PQ_MAX_CH];
+    int role[PQ_MAX_CH];
+    int nu, ni; /* phase voltages and currents found */
+};
+
+/* DESIGN.md: unit V/kV is a voltage, A/kA a current; the phase from the ph
+ * field, otherwise in channel order.  The first 4 of each kind are used. */
+static int map_channels(const struct pq_comtrade *ct, struct mapping *m, char *err,
+                        size_t cap)
+{
+    int used[PQ_ROLE_COUNT] = {0};
+    int next[3] = {0, 0, 0}; /* next phase in channel order, per kind */
+
+    memset(m, 0, sizeof(*m));
+    for (size_t i = 0; i < ct->n_analog && m->nch < PQ_MAX_CH; i++) {
+        double scale;
+        int kind = unit_kind(ct->analog[i].unit, &scale);
+        int ph = phase_index(ct->analog[i].ph);
+        int role;
+
+        if (kind == 0) {
+            continue;
+        }
+        if (ph < 0 || used[(kind == 1 ? PQ_ROLE_UA : PQ_ROLE_IA) + ph]) {
+            while (next[kind] < 3 &&
+                   used[(kind == 1 ? PQ_ROLE_UA : PQ_ROLE_IA) + next[kind]]) {
+                next[kind]++;
+            }
+            if (next[kind] >= 3) {
+                continue;
+            }
+            ph = next[kind];
+        }
+        role = (kind == 1 ? PQ_ROLE_UA : PQ_ROLE_IA) + ph;
+        if (used[role]) {
+            continue;
+        }
+        used[role] = 1;
+        m->src[m->nch] = i;
+        m->scale[m->nch] = scale;
+        m->role[m->nch] = role;
+        m->nch++;
+        if (ph < 3) {
+            kind == 1 ? m->nu++ : m->ni++;
+        }
+    }
+    if (!used[PQ_ROLE_UA]) {
+        snprintf(err, cap, "no voltage channel (unit V or kV) for phase A");
+        return -PQ_EFORMAT;
+    }
+    return 0;
+}
+
+/* ---- nominal values -------------------------------------------------------------- */
+
+/* RMS of channel ch over the first second of the recording. */
+static double first_rms(const struct pq_comtrade *ct, const struct mapping *m, size_t ch,
+                        double fs)
+{
+    size_t n = ct->nsamples < (size_t) fs ? ct->nsamples : (size_t) fs;
+    double sum = 0;
+    size_t used = 0;
+
+    for (size_t k = 0; k < n; k++) {
+        double v = ct->data[k * ct->n_analog + m->src[ch]] * m->scale[ch];
+
+        if (!isnan(v)) {
+            sum += v * v;
+            used++;
+        }
+    }
+    return used ? sqrt(sum / (double) used) : 0.0;
+}
+
+/* The standard nominal voltage closest (in ratio) to u: IEC 60038 low
+ * voltages (L-N and L-L), instrument-transformer secondaries, and MV/HV
+ * system voltages with their L-N values. */
+static double closest_nominal(double u)
+{
+    static const double ll[] = {100,   110,    120,    208,    220,   230,   240,
+                                380,   400,    415,    480,    600,   690,   1000,
+                                3300,  6600,   11000,  13800,  20000, 22000, 33000,
+                                66000, 110000, 132000, 220000, 400000};
+    double best = 230.0, best_err = INFINITY;
+
+    for (size_t i = 0; i < sizeof(ll) / sizeof(ll[0]); i++) {
+        double cand[2] = {ll[i], ll[i] / sqrt(3.0)};
+
+        for (int k = 0; k < 2; k++) {
+            double err = fabs(log(u / cand[k]));
+
+            if (err < best_err) {
+                best_err = err;
+                best = cand[k];
+            }
+        }
+    }
+    return best;
+}
+
+/* ---- run -----------------------------------------------------------------------------
+ */
+
+static double sample_rate(const struct pq_comtrade *ct)
+{
+    if (ct->nrates > 0 && ct->rates[0].rate_hz > 0) {
+        return ct->rates[0].rate_hz;
+    }
+    if (ct->nsamples > 1 && ct->t_s[ct->nsamples - 1] > ct->t_s[0]) {
+        /* timestamps only: their mean spacing (a fixed-rate recorder) */
+        return (double) (ct->nsamples - 1) / (ct->t_s[ct->nsamples - 1] - ct->t_s[0]);
+    }
+    return 0;
+}
+
+static int run_meter(const struct analyze_opts *o, const struct pq_comtrade *ct,
+                     const struct mapping *m, struct printer *p)
+{
+    struct pq_meter_out out = {
+        .interval = on_interval,
+        .freq10s = on_freq10s,
+        .energy = on_energy,
+        .ctx = p,
+    };
+    struct pq_meter_cfg cfg;
+    struct pq_meter *meter = NULL;
+    float *chunk;
+    const char *why = NULL;
+    double fs = sample_rate(ct);
+    size_t nsamples = ct->nsamples;
+    int rc;
+
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.engine.fs_hz = fs;
+    cfg.engine.nch = m->nch;
+    memcpy(cfg.engine.role, m->role, sizeof(m->role));
+    cfg.engine.wiring = o->wiring >= 0 ? o->wiring
+                        : m->nu >= 3   ? PQ_WIRING_WYE
+                                       : PQ_WIRING_SINGLE;
+    cfg.engine.f_nominal_hz =
+        o->f_nom_hz > 0                                                 ? o->f_nom_hz
+        : fabs(ct->line_freq_hz - 60.0) < fabs(ct->line_freq_hz - 50.0) ? 60.0
+                                                                        : 50.0;
+    cfg.engine.udin_v =
+        o->udin_v > 0 ? o->udin_v : closest_nominal(first_rms(ct, m, 0, fs));
+    cfg.engine.il_a = o->il_a;
+    cfg.engine.start_ns = ct->start_ns;
+    cfg.levels = o->levels;
+    if (cfg.engine.wiring == PQ_WIRING_DELTA && o->udin_v <= 0) {
+        cfg.engine.udin_v = closest_nominal(first_rms(ct, m, 0, fs) * sqrt(3.0));
+    }
+    rc = pq_meter_new(&cfg, &out, &meter, &why);
+    if (rc < 0) {
+        fprintf(stderr, "pqgate analyze: %s: %s\n", o->path, why ? why : pq_strerror(rc));
+        return 1;
+    }
+    fprintf(stderr,
+            "pqgate analyze: %s: %zu samples at %.6g Hz, %zu channels used, %s, "
+            "Udin %.6g V, %.0f Hz\n",
+            o->path, ct->nsamples, fs, m->nch,
+            cfg.engine.wiring == PQ_WIRING_WYE     ? "wye"
+            : cfg.engine.wiring == PQ_WIRING_DELTA ? "delta"
+                                                   : "single phase",
+            cfg.engine.udin_v, cfg.engine.f_nominal_hz);
+    if (ct->nrates > 1) {
+        /* the engine needs one fixed rate: analyse the first segment */
+        nsamples = (size_t) ct->rates[0].end_sample < nsamples
+                       ? (size_t) ct->rates[0].end_sample
+                       : nsamples;
+        fprintf(stderr,
+                "pqgate analyze: %s: %zu sample rates; analysing the first segment "
+                "(%zu samples at %.6g Hz)\n",
+                o->path, ct->nrates, nsamples, fs);
+    }
+    chunk = malloc(CHUNK * m->nch * sizeof(float));
+    if (!chunk) {
+        pq_meter_free(meter);
+        return 1;
+    }
+    for (size_t k0 = 0; k0 < nsamples; k0 += CHUNK) {
+        size_t n = nsamples - k0 < CHUNK ? nsamples - k0 : CHUNK;
+
+        for (size_t k = 0; k < n; k++) {
+            const double *row = ct->data + (k0 + k) * ct->n_analog;
+
+            for (size_t ch = 0; ch < m->nch; ch++) {
+                chunk[k * m->nch + ch] = (float) (row[m->src[ch]] * m->scale[ch]);
+            }
+        }
+        pq_meter_feed(meter, chunk, n);
+    }
+    pq_meter_finish(meter);
+    pq_meter_free(meter);
+    free(chunk);
+    if (p->basic == 0 && (o->levels & 1u << PQ_AGG_200MS)) {
+        fprintf(
+            stderr,
+            "pqgate analyze: %s: %.3f s of signal hold no complete basic window (the "
+            "engine needs %d cycles to settle, then %d per window): nothing measured\n",
+            o->path, (double) nsamples / fs, 10,
+            cfg.engine.f_nominal_hz == 60.0 ? 12 : 10);
+    }
+    return p->failed ? 1 : 0;
+}
+
+/* ---- options
+ * --------------------------------------------------------------------------- */
+
+static int parse_levels(const char *s, unsigned *levels)
+{
+    char buf[128];
+    char *save = NULL;
+
+    if (strlen(s) >= sizeof(buf)) {
+        return -1;
+    }
+    strcpy(buf, s);
+    *levels = 0;
+    for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        int found = 0;
+
+        for (int l = 0; l < PQ_AGG_COUNT; l++) {
+            if (strcmp(t, pq_agg_name(l)) == 0) {
+                *levels |= 1u << l;
+                found = 1;
+            }
+        }
+        if (!found) {
+            return -1;
+        }
+    }
+    return *levels ? 0 : -1;
+}
+
+static int usage(const char *msg)
+{
+    fprintf(stderr, "pqgate analyze: %s\nTry 'pqgate help analyze'.\n", msg);
+    return EXIT_USAGE;
+}
+
+static int parse_opts(int argc, char **argv, struct analyze_opts *o)
+{
+    static const struct option longopts[] = {
+        {"nominal-voltage", required_argument, NULL, 'u'},
+        {"nominal-frequency", required_argument, NULL, 'f'},
+        {"wiring", required_argument, NULL, 'w'},
+        {"aggregations", required_argument, NULL, 'a'},
+        {"max-demand-current", required_argument, NULL, 'i'},
+        {"events", no_argument, NULL, 'e'},
+        {"flicker", no_argument, NULL, 'k'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+
+    memset(o, 0, sizeof(*o));
+    o->wiring = -1;
+    o->levels = (1u << PQ_AGG_COUNT) - 1;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        double f;
+
+        switch (c) {
+        case 'u':
+            if (units_parse_quantity(optarg, "V", &o->udin_v) < 0 || !(o->udin_v > 0)) {
+                return usage("--nominal-voltage: expected a voltage like 230 or 11kV");
+            }
+            break;
+        case 'f':
+            if (units_parse_quantity(optarg, "Hz", &f) < 0 || (f != 50.0 && f != 60.0)) {
+                return usage("--nominal-frequency: expected 50 or 60");
+            }
+            o->f_nom_hz = f;
+            break;
+        case 'w':
+            o->wiring = strcmp(optarg, "wye") == 0      ? PQ_WIRING_WYE
+                        : strcmp(optarg, "delta") == 0  ? PQ_WIRING_DELTA
+                        : strcmp(optarg, "single") == 0 ? PQ_WIRING_SINGLE
+                                                        : -2;
+            if (o->wiring == -2) {
+                return usage("--wiring: expected wye, delta or single");
+            }
+            break;
+        case 'a':
+            if (parse_levels(optarg, &o->levels) < 0) {
+                return usage("--aggregations: expected a list of 200ms, 3s, 10min, 2h");
+            }
+            break;
+        case 'i':
+            if (units_parse_quantity(optarg, "A", &o->il_a) < 0 || !(o->il_a > 0)) {
+                return usage("--max-demand-current: expected a current like 400 A");
+            }
+            break;
+        case 'e':
+            o->events = 1;
+            break;
+        case 'k':
+            o->flicker = 1;
+            break;
+        default:
+            fprintf(stderr, "pqgate analyze: unknown or incomplete option '%s'\n",
+                    argv[optind - 1]);
+            return usage("options: --nominal-voltage --nominal-frequency --wiring "
+                         "--aggregations --max-demand-current --events --flicker");
+        }
+    }
+    if (optind != argc - 1) {
+        return usage(optind >= argc ? "missing FILE.cfg" : "more than one file");
+    }
+    o->path = argv[optind];
+    return 0;
+}
+
+int cmd_analyze(int argc, char **argv)
+{
+    struct analyze_opts o;
+    struct pq_comtrade *ct = NULL;
+    struct printer p = {stdout, NULL, 0, 0, 0};
+    struct mapping m;
+    char err[512];
+    int rc = parse_opts(argc, argv, &o);
+
+    if (rc) {
+        return rc;
+    }
+    if (o.events || o.flicker) {
+        fprintf(stderr,
+                "pqgate analyze: %s are not measured yet; no such records will be "
+                "printed\n",
+                o.events && o.flicker ? "events and flicker"
+                : o.events            ? "events"
+                                      : "flicker");
+    }
+    rc = comtrade_load(o.path, &ct, err, sizeof(err));
+    if (rc < 0) {
+        fprintf(stderr, "pqgate analyze: %s\n", err);
+        return 1;
+    }
+    if (map_channels(ct, &m, err, sizeof(err)) < 0) {
+        fprintf(stderr, "pqgate analyze: %s: %s\n", o.path, err);
+        pq_comtrade_free(ct);
+        return 1;
+    }
+    p.cap = 64 * 1024;
+    p.buf = malloc(p.cap);
+    rc = p.buf ? run_meter(&o, ct, &m, &p) : 1;
+    free(p.buf);
+    pq_comtrade_free(ct);
+    if (fflush(stdout) != 0) {
+        fprintf(stderr, "pqgate analyze: writing the output: %s\n", pq_strerror(-errno));
+        return 1;
+    }
+    return rc;
+}

@@ -1,0 +1,433 @@
+/* metrology.c - the local meter in the daemon: one acquisition thread reads
+ * the sample source, runs the meter (pq/meter.h) and publishes its records
+ * on the channel bus.
+ *
+ * Channel names come from the record's field table (pq/record.c) with the
+ * unit suffix dropped: "u_rms_v" of phase A is local/u_rms/a (V), the total
+ * active power local/p/total (W), the 5th voltage harmonic of phase B
+ * local/u_h/b/5; aggregates under local/3s/, local/10min/ and local/2h/
+ * (without the per-harmonic arrays).  The bus is the bounded queue between
+ * this thread and the main loop: publishing never blocks the ADC and drops
+ * the newest updates, counted, if the main loop stalls (gateway/bus.h).
+ */
+#include "gateway/metrology.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config/config.h"
+#include "config/log.h"
+#include "drivers/adc/adc.h"
+#include "gateway/bus.h"
+#include "gateway/loop.h"
+#include "pq/err.h"
+#include "pq/meter.h"
+
+#define READ_FRAMES 2048
+#define IDLE_NS     5000000L /* wait when a realtime source has nothing due */
+
+struct metrology {
+    struct gw *gw;
+    struct adc *adc;
+    struct adc_info info;
+    struct pq_meter_cfg mcfg;
+    struct pq_meter *meter;
+    float *buf;
+    /* channel id per level, field and element; -1: not published */
+    int *ids[PQ_AGG_COUNT];
+    size_t nids; /* per level */
+    struct bus_update *upd;
+    int ch_freq10s;
+    int ch_energy[5];
+    pthread_t thread;
+    int started;
+    atomic_int stop;
+};
+
+/* ---- channel names ----------------------------------------------------------- */
+
+static const struct {
+    const char *suffix, *unit;
+} unit_suffixes[] = {
+    {"_var", "var"}, {"_va", "VA"}, {"_hz", "Hz"}, {"_v", "V"}, {"_w", "W"}, {"_a", "A"},
+};
+
+/* "u_rms_v" -> base "u_rms", unit "V"; "_pct" and "_deg" names stay whole. */
+static void field_base(const char *json, char *base, size_t cap, const char **unit)
+{
+    size_t len = strlen(json);
+
+    *unit = strstr(json, "_pct") ? "%" : strstr(json, "_deg") ? "deg" : "";
+    snprintf(base, cap, "%s", json);
+    if (**unit) {
+        return;
+    }
+    for (size_t i = 0; i < sizeof(unit_suffixes) / sizeof(unit_suffixes[0]); i++) {
+        size_t sl = strlen(unit_suffixes[i].suffix);
+
+        if (len > sl && strcmp(json + len - sl, unit_suffixes[i].suffix) == 0) {
+            base[len - sl] = '\0';
+            *unit = unit_suffixes[i].unit;
+            return;
+        }
+    }
+}
+
+/* Label of element i of a field: "a", "ab", "n", "total", "a/5". */
+static void element_label(const struct pq_field *f, size_t i, char *buf, size_t cap)
+{
+    static const char *const ph[] = {"a", "b", "c", "n"};
+    static const char *const ll[] = {"ab", "bc", "ca"};
+
+    switch (f->shape) {
+    case PQ_SHAPE_SCALAR:
+        buf[0] = '\0';
+        break;
+    case PQ_SHAPE_PHASE:
+        snprintf(buf, cap, "%s", strncmp(f->json, "u_ll", 4) == 0 ? ll[i] : ph[i]);
+        break;
+    case PQ_SHAPE_PHASE_N:
+        snprintf(buf, cap, "%s", ph[i]);
+        break;
+    case PQ_SHAPE_POWER:
+        snprintf(buf, cap, "%s", i == PQ_NPH ? "total" : ph[i]);
+        break;
+    case PQ_SHAPE_HARMONICS:
+        /* harmonics h = i + 1; interharmonic subgroups n = i */
+        snprintf(buf, cap, "%s/%zu", ph[i / PQ_MAX_H],
+                 i % PQ_MAX_H + (strncmp(f->json, "u_ih", 4) == 0 ? 0 : 1));
+        break;
+    default:
+        buf[0] = '\0';
+    }
+}
+
+/* Does element i of f exist for this meter (phases, neutral)? */
+static int element_used(const struct metrology *m, const struct pq_field *f, size_t i)
+{
+    int nph = m->mcfg.engine.wiring == PQ_WIRING_SINGLE ? 1 : PQ_NPH;
+
+    switch (f->shape) {
+    case PQ_SHAPE_PHASE:
+        return (int) i < nph;
+    case PQ_SHAPE_PHASE_N:
+        return (int) i < nph || (i == PQ_NPH && nph == PQ_NPH);
+    case PQ_SHAPE_POWER:
+        return (int) i < nph || i == PQ_NPH;
+    case PQ_SHAPE_HARMONICS:
+        return (int) (i / PQ_MAX_H) < nph;
+    default:
+        return 1;
+    }
+}
+
+static int register_level(struct metrology *m, int level)
+{
+    size_t k = 0;
+
+    m->ids[level] = malloc(m->nids * sizeof(int));
+    if (!m->ids[level]) {
+        return -ENOMEM;
+    }
+    for (size_t fi = 0; fi < pq_nfields; fi++) {
+        const struct pq_field *f = &pq_fields[fi];
+        size_t len = pq_field_len(f);
+        char base[48], label[16], name[BUS_NAME_MAX];
+        const char *unit;
+
+        for (size_t i = 0; i < len; i++, k++) {
+            m->ids[level][k] = -1;
+            if (!f->json || !element_used(m, f, i) ||
+                (level != PQ_AGG_200MS && f->shape == PQ_SHAPE_HARMONICS)) {
+                continue;
+            }
+            field_base(f->json, base, sizeof(base), &unit);
+            element_label(f, i, label, sizeof(label));
+            snprintf(name, sizeof(name), "local/%s%s%s%s%s",
+                     level == PQ_AGG_200MS ? "" : pq_agg_name(level),
+                     level == PQ_AGG_200MS ? "" : "/", base, *label ? "/" : "", label);
+            m->ids[level][k] = bus_register(m->gw->bus, name, unit);
+            if (m->ids[level][k] < 0) {
+                LOGF(LOG_ERR, "metrology", "register %s: %s", name,
+                     pq_strerror(m->ids[level][k]));
+                return m->ids[level][k];
+            }
+        }
+    }
+    return 0;
+}
+
+static int register_channels(struct metrology *m)
+{
+    static const char *const energy[] = {"kwh_del", "kwh_rec", "kvarh_del", "kvarh_rec",
+                                         "kvah"};
+    static const char *const energy_units[] = {"kWh", "kWh", "kvarh", "kvarh", "kVAh"};
+    char name[BUS_NAME_MAX];
+    int rc;
+
+    m->nids = 0;
+    for (size_t fi = 0; fi < pq_nfields; fi++) {
+        m->nids += pq_field_len(&pq_fields[fi]);
+    }
+    m->upd = malloc(m->nids * sizeof(*m->upd));
+    if (!m->upd) {
+        return -ENOMEM;
+    }
+    for (int level = 0; level < PQ_AGG_COUNT; level++) {
+        rc = register_level(m, level);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    m->ch_freq10s = bus_register(m->gw->bus, "local/freq10s", "Hz");
+    if (m->ch_freq10s < 0) {
+        return m->ch_freq10s;
+    }
+    for (int i = 0; i < 5; i++) {
+        snprintf(name, sizeof(name), "local/energy/%s", energy[i]);
+        m->ch_energy[i] = bus_register(m->gw->bus, name, energy_units[i]);
+        if (m->ch_energy[i] < 0) {
+            return m->ch_energy[i];
+        }
+    }
+    return 0;
+}
+
+/* ---- meter callbacks (acquisition thread) -------------------------------------- */
+
+static void on_record(void *ctx, const struct pq_interval *r)
+{
+    struct metrology *m = ctx;
+    uint32_t q = (r->flags & PQ_REC_FLAGGED) ? BUS_Q_FLAGGED : 0;
+    const int *ids = m->ids[r->agg];
+    size_t k = 0, n = 0;
+
+    for (size_t fi = 0; fi < pq_nfields; fi++) {
+        const struct pq_field *f = &pq_fields[fi];
+        const double *v = (const double *) (const void *) ((const char *) r + f->offset);
+        size_t len = pq_field_len(f);
+
+        for (size_t i = 0; i < len; i++, k++) {
+            if (ids[k] >= 0) {
+                m->upd[n].ch = ids[k];
+                m->upd[n].v.value = v[i];
+                m->upd[n].v.t_ns = r->end_ns;
+                m->upd[n].v.quality = q;
+                n++;
+            }
+        }
+    }
+    (void) bus_publish_many(m->gw->bus, m->upd, n); /* overflow is counted by the bus */
+}
+
+static void on_freq10s(void *ctx, int64_t start_ns, int64_t end_ns, double f,
+                       unsigned flags)
+{
+    struct metrology *m = ctx;
+
+    (void) start_ns;
+    (void) bus_publish(m->gw->bus, m->ch_freq10s, f, end_ns,
+                       (flags & PQ_REC_FLAGGED) ? BUS_Q_FLAGGED : 0);
+}
+
+static void on_energy(void *ctx, const struct pq_meter_energy *e)
+{
+    struct metrology *m = ctx;
+    const double v[5] = {e->kwh_del, e->kwh_rec, e->kvarh_del, e->kvarh_rec, e->kvah};
+    struct bus_update u[5];
+
+    for (int i = 0; i < 5; i++) {
+        u[i].ch = m->ch_energy[i];
+        u[i].v.value = v[i];
+        u[i].v.t_ns = e->end_ns;
+        u[i].v.quality = 0;
+    }
+    (void) bus_publish_many(m->gw->bus, u, 5);
+}
+
+/* ---- acquisition thread ----------------------------------------------------------- */
+
+static int open_meter(struct metrology *m)
+{
+    struct pq_meter_out out = {
+        .interval = on_record,
+        .freq10s = on_freq10s,
+        .energy = on_energy,
+        .ctx = m,
+    };
+    const char *why = NULL;
+    int rc;
+
+    m->mcfg.engine.start_ns = m->info.start_ns;
+    rc = pq_meter_new(&m->mcfg, &out, &m->meter, &why);
+    if (rc < 0) {
+        LOGF(LOG_ERR, "metrology", "the meter cannot run on this source: %s",
+             why ? why : pq_strerror(rc));
+    }
+    return rc;
+}
+
+static void idle(const struct metrology *m)
+{
+    int fd = adc_fd(m->adc);
+
+    if (fd >= 0) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+
+        (void) poll(&p, 1, 50);
+    } else {
+        struct timespec ts = {0, IDLE_NS};
+
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void *acquire(void *arg)
+{
+    struct metrology *m = arg;
+
+    while (!atomic_load(&m->stop)) {
+        size_t n = 0;
+        int rc = adc_read(m->adc, m->buf, READ_FRAMES, &n);
+
+        if (rc == -PQ_EEOF) {
+            LOGF(LOG_NOTICE, "metrology", "the recording has ended");
+            pq_meter_finish(m->meter);
+            break;
+        }
+        if (rc == -PQ_EFRAME) {
+            /* frames lost: a new segment, like a power-up */
+            LOGF(LOG_WARNING, "metrology", "samples were lost; the meter restarts");
+            pq_meter_free(m->meter);
+            m->meter = NULL;
+            if (adc_info(m->adc, &m->info) < 0 || open_meter(m) < 0) {
+                break;
+            }
+            continue;
+        }
+        if (rc < 0) {
+            LOGF(LOG_ERR, "metrology", "sample source failed: %s; the local meter stops",
+                 pq_strerror(rc));
+            break;
+        }
+        if (n == 0) {
+            idle(m);
+            continue;
+        }
+        pq_meter_feed(m->meter, m->buf, n);
+    }
+    return NULL;
+}
+
+/* ---- component ------------------------------------------------------------------------
+ */
+
+static void metrology_free(struct metrology *m)
+{
+    pq_meter_free(m->meter);
+    adc_close(m->adc);
+    for (int l = 0; l < PQ_AGG_COUNT; l++) {
+        free(m->ids[l]);
+    }
+    free(m->upd);
+    free(m->buf);
+    free(m);
+}
+
+static void engine_cfg(struct metrology *m, const struct meter_cfg *mc)
+{
+    struct pq_engine_cfg *e = &m->mcfg.engine;
+
+    e->fs_hz = m->info.fs_hz;
+    e->nch = m->info.nch;
+    for (size_t ch = 0; ch < m->info.nch; ch++) {
+        /* enum adc_role and enum pq_role list the roles in the same order */
+        e->role[ch] = m->info.role[ch] <= ADC_OTHER ? m->info.role[ch] : PQ_ROLE_OTHER;
+    }
+    e->wiring = mc->wiring == METER_WIRING_DELTA    ? PQ_WIRING_DELTA
+                : mc->wiring == METER_WIRING_SINGLE ? PQ_WIRING_SINGLE
+                                                    : PQ_WIRING_WYE;
+    e->f_nominal_hz = mc->nominal_frequency_hz;
+    e->udin_v = mc->nominal_voltage_v;
+    e->il_a = mc->max_demand_current_a;
+    m->mcfg.levels = (1u << PQ_AGG_COUNT) - 1;
+    m->mcfg.energy_every_ns = 1000000000LL;
+}
+
+static int metrology_start(struct gw *gw, void **state)
+{
+    const struct meter_cfg *mc = &gw->cfg->meter;
+    struct metrology *m;
+    int rc;
+
+    *state = NULL;
+    if (mc->source == METER_SOURCE_NONE) {
+        return 0;
+    }
+    m = calloc(1, sizeof(*m));
+    if (!m) {
+        return -ENOMEM;
+    }
+    m->gw = gw;
+    atomic_init(&m->stop, 0);
+    rc = adc_open(mc, &m->adc);
+    if (rc < 0) {
+        LOGF(LOG_ERR, "metrology", "sample source '%s': %s",
+             mc->source == METER_SOURCE_SIM      ? "sim"
+             : mc->source == METER_SOURCE_REPLAY ? "replay"
+                                                 : "iio",
+             pq_strerror(rc));
+        metrology_free(m);
+        return rc;
+    }
+    adc_info(m->adc, &m->info);
+    engine_cfg(m, mc);
+    m->buf = malloc(READ_FRAMES * m->info.nch * sizeof(float));
+    rc = m->buf ? register_channels(m) : -ENOMEM;
+    if (rc == 0) {
+        rc = open_meter(m);
+    }
+    if (rc == 0) {
+        rc = -pthread_create(&m->thread, NULL, acquire, m);
+        m->started = rc == 0;
+    }
+    if (rc < 0) {
+        metrology_free(m);
+        return rc;
+    }
+    LOGF(LOG_INFO, "metrology",
+         "local meter: %zu channels at %.6g Hz, %s, Udin %.6g V, %.0f Hz", m->info.nch,
+         m->info.fs_hz,
+         m->mcfg.engine.wiring == PQ_WIRING_WYE     ? "wye"
+         : m->mcfg.engine.wiring == PQ_WIRING_DELTA ? "delta"
+                                                    : "single phase",
+         m->mcfg.engine.udin_v, m->mcfg.engine.f_nominal_hz);
+    *state = m;
+    return 0;
+}
+
+static void metrology_stop(void *state)
+{
+    struct metrology *m = state;
+
+    if (!m) {
+        return;
+    }
+    atomic_store(&m->stop, 1);
+    if (m->started) {
+        pthread_join(m->thread, NULL);
+    }
+    metrology_free(m);
+}
+
+const struct gw_component metrology_component = {
+    .name = "metrology",
+    .start = metrology_start,
+    .stop = metrology_stop,
+};
