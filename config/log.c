@@ -21,7 +21,7 @@ int log_level = LOG_INFO;
 static enum log_target target = LOG_TO_STDERR;
 static int stamp = 1;
 
-static const char *const names[] = {"emerg",   "alert", "crit", "error",
+static const char *const names[] = {"emerg",   "alert",  "crit", "error",
                                     "warning", "notice", "info", "debug"};
 
 int log_level_from_name(const char *name)

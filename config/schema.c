@@ -20,7 +20,7 @@
 #include "config/units.h"
 #include "pq/err.h"
 
-#define MAX_FIELDS 64 /* per struct: the seen-set is one uint64_t */
+#define MAX_FIELDS   64 /* per struct: the seen-set is one uint64_t */
 #define PATH_MAX_LEN 512
 
 struct loc {
@@ -106,7 +106,8 @@ static void node_where(const struct cfg_ctx *ctx, int id, char *buf, size_t cap)
 
     if (id >= ctx->first_set_node && ctx->first_set_node > 0 &&
         (size_t) (id - ctx->first_set_node) < ctx->nset_of) {
-        snprintf(buf, cap, "--set '%s'", ctx->sets[ctx->set_of[id - ctx->first_set_node]]);
+        snprintf(buf, cap, "--set '%s'",
+                 ctx->sets[ctx->set_of[id - ctx->first_set_node]]);
         return;
     }
     n = id > 0 ? yaml_document_get_node((yaml_document_t *) &ctx->doc, id) : NULL;
@@ -308,14 +309,14 @@ static const char *type_name(const struct cfg_field *f, char *buf, size_t cap)
     case CFG_SIZE:
         return units_expected_size();
     case CFG_QUANTITY:
-        snprintf(buf, cap, "a value in %s like '%s'", *f->unit ? f->unit : "plain numbers",
-                 f->def ? f->def : "1");
+        snprintf(buf, cap, "a value in %s like '%s'",
+                 *f->unit ? f->unit : "plain numbers", f->def ? f->def : "1");
         return buf;
     case CFG_ENUM:
         len = (size_t) snprintf(buf, cap, "one of");
         for (const char *const *c = f->choices; c && *c && len < cap; c++) {
-            len += (size_t) snprintf(buf + len, cap - len, "%s %s", c == f->choices ? "" : ",",
-                                     *c);
+            len += (size_t) snprintf(buf + len, cap - len, "%s %s",
+                                     c == f->choices ? "" : ",", *c);
         }
         return buf;
     case CFG_STRUCT:
@@ -443,7 +444,8 @@ static int is_null_scalar(const yaml_node_t *n)
 {
     const char *v = (const char *) n->data.scalar.value;
 
-    return n->type == YAML_SCALAR_NODE && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+    return n->type == YAML_SCALAR_NODE &&
+           n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
            (!*v || strcmp(v, "~") == 0 || strcmp(v, "null") == 0);
 }
 
@@ -512,8 +514,9 @@ static int parse_node(struct cfg_ctx *ctx, const struct cfg_field *f, void *p, i
     }
     if (rc < 0) {
         hint = f->type == CFG_ENUM ? closest(text, f->choices, sizeof(char *)) : NULL;
-        err_node(ctx, id, "expected %s, got '%s'%s%s%s", expectation(f, ebuf, sizeof(ebuf)),
-                 text, hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
+        err_node(ctx, id, "expected %s, got '%s'%s%s%s",
+                 expectation(f, ebuf, sizeof(ebuf)), text, hint ? " (did you mean '" : "",
+                 hint ? hint : "", hint ? "'?)" : "");
         return -1;
     }
     if (f->valid && (why = f->valid(p)) != NULL) {
@@ -530,7 +533,8 @@ static void load_scalar(struct cfg_ctx *ctx, const struct cfg_field *f, void *p,
 
 /* ---- structs and lists ------------------------------------------------ */
 
-static void load_struct(struct cfg_ctx *ctx, const struct cfg_schema *s, void *obj, int id);
+static void load_struct(struct cfg_ctx *ctx, const struct cfg_schema *s, void *obj,
+                        int id);
 
 /* Every field of obj to its default ("" for strings), before the file is
  * read over it: an object is whole even where the file is wrong, so the
@@ -569,7 +573,8 @@ static void load_list(struct cfg_ctx *ctx, const struct cfg_field *f, struct cfg
         return;
     }
     if (n->type != YAML_SEQUENCE_NODE) {
-        err_node(ctx, id, "expected a list (items starting with '- '), got %s", node_kind(n));
+        err_node(ctx, id, "expected a list (items starting with '- '), got %s",
+                 node_kind(n));
         return;
     }
     count = (size_t) (n->data.sequence.items.top - n->data.sequence.items.start);
@@ -625,14 +630,16 @@ static void load_field(struct cfg_ctx *ctx, const struct cfg_field *f, void *p, 
 }
 
 /* Index of the first pair of mapping id whose key is `key`, or -1. */
-static int first_pair_with_key(yaml_document_t *doc, int id, const char *key, size_t before)
+static int first_pair_with_key(yaml_document_t *doc, int id, const char *key,
+                               size_t before)
 {
     yaml_node_t *m = yaml_document_get_node(doc, id);
 
     for (size_t i = 0; i < before; i++) {
         yaml_node_t *k = yaml_document_get_node(doc, m->data.mapping.pairs.start[i].key);
 
-        if (k->type == YAML_SCALAR_NODE && strcmp((const char *) k->data.scalar.value, key) == 0) {
+        if (k->type == YAML_SCALAR_NODE &&
+            strcmp((const char *) k->data.scalar.value, key) == 0) {
             return (int) i;
         }
     }
@@ -646,7 +653,8 @@ static void load_pairs(struct cfg_ctx *ctx, const struct cfg_schema *s, void *ob
     size_t npairs = (size_t) (m->data.mapping.pairs.top - m->data.mapping.pairs.start);
 
     for (size_t i = 0; i < npairs; i++) {
-        yaml_node_pair_t pair = yaml_document_get_node(&ctx->doc, id)->data.mapping.pairs.start[i];
+        yaml_node_pair_t pair =
+            yaml_document_get_node(&ctx->doc, id)->data.mapping.pairs.start[i];
         yaml_node_t *k = yaml_document_get_node(&ctx->doc, pair.key);
         const struct cfg_field *f;
         const char *key;
@@ -666,7 +674,8 @@ static void load_pairs(struct cfg_ctx *ctx, const struct cfg_schema *s, void *ob
         dup = first_pair_with_key(&ctx->doc, id, key, i);
         if (dup >= 0) {
             yaml_node_t *first = yaml_document_get_node(
-                &ctx->doc, yaml_document_get_node(&ctx->doc, id)->data.mapping.pairs.start[dup].key);
+                &ctx->doc,
+                yaml_document_get_node(&ctx->doc, id)->data.mapping.pairs.start[dup].key);
 
             err_node(ctx, pair.key, "duplicate key '%s' (first at line %zu)", key,
                      first->start_mark.line + 1);
@@ -679,7 +688,8 @@ static void load_pairs(struct cfg_ctx *ctx, const struct cfg_schema *s, void *ob
     }
 }
 
-static void load_struct(struct cfg_ctx *ctx, const struct cfg_schema *s, void *obj, int id)
+static void load_struct(struct cfg_ctx *ctx, const struct cfg_schema *s, void *obj,
+                        int id)
 {
     yaml_node_t *n = id > 0 ? yaml_document_get_node(&ctx->doc, id) : NULL;
     int saved_enclosing = ctx->enclosing;
@@ -767,14 +777,17 @@ static int add_mapping(struct cfg_ctx *ctx, size_t set)
 }
 
 /* Value node of key in mapping id, or 0. */
-static int mapping_get(yaml_document_t *doc, int id, const char *key, yaml_node_pair_t **pair)
+static int mapping_get(yaml_document_t *doc, int id, const char *key,
+                       yaml_node_pair_t **pair)
 {
     yaml_node_t *m = yaml_document_get_node(doc, id);
 
-    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
+    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top;
+         p++) {
         yaml_node_t *k = yaml_document_get_node(doc, p->key);
 
-        if (k->type == YAML_SCALAR_NODE && strcmp((const char *) k->data.scalar.value, key) == 0) {
+        if (k->type == YAML_SCALAR_NODE &&
+            strcmp((const char *) k->data.scalar.value, key) == 0) {
             *pair = p;
             return p->value;
         }
@@ -896,7 +909,8 @@ static void apply_set(struct cfg_ctx *ctx, const struct cfg_schema *root, size_t
     char *save = NULL;
     char *tok;
 
-    if (!eq || eq == ctx->sets[set] || (size_t) (eq - ctx->sets[set]) >= sizeof(keypath)) {
+    if (!eq || eq == ctx->sets[set] ||
+        (size_t) (eq - ctx->sets[set]) >= sizeof(keypath)) {
         set_error(ctx, set, "expected key.path=value");
         return;
     }
@@ -917,11 +931,14 @@ static void apply_set(struct cfg_ctx *ctx, const struct cfg_schema *root, size_t
             const char *hint = closest(tok, &s->fields[0].key, sizeof(struct cfg_field));
 
             set_error(ctx, set, "unknown key '%s' in %s%s%s%s", tok, s->name,
-                      hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
+                      hint ? " (did you mean '" : "", hint ? hint : "",
+                      hint ? "'?)" : "");
             return;
         }
         if ((f->type == CFG_LIST) != (index >= 0)) {
-            set_error(ctx, set, index >= 0 ? "'%s' is not a list" : "'%s' is a list: name an item, as %s[0]",
+            set_error(ctx, set,
+                      index >= 0 ? "'%s' is not a list"
+                                 : "'%s' is a list: name an item, as %s[0]",
                       tok, tok);
             return;
         }
@@ -930,8 +947,8 @@ static void apply_set(struct cfg_ctx *ctx, const struct cfg_schema *root, size_t
             int v, k;
 
             if (f->type == CFG_STRUCT || f->type == CFG_LIST) {
-                set_error(ctx, set, "'%s' is a section: set one of its keys, as %s.%s", tok, tok,
-                          f->sub->fields[0].key);
+                set_error(ctx, set, "'%s' is a section: set one of its keys, as %s.%s",
+                          tok, tok, f->sub->fields[0].key);
                 return;
             }
             v = add_scalar(ctx, set, eq + 1);
@@ -1052,10 +1069,10 @@ int cfg_load(const struct cfg_schema *root, const char *name, const uint8_t *buf
         /* an empty file: give the overrides a root to hang from */
         root_id = add_mapping(&ctx, 0);
     }
-    if (root_id &&
-        yaml_document_get_node(&ctx.doc, root_id)->type != YAML_MAPPING_NODE &&
+    if (root_id && yaml_document_get_node(&ctx.doc, root_id)->type != YAML_MAPPING_NODE &&
         !is_null_scalar(yaml_document_get_node(&ctx.doc, root_id))) {
-        err_node(&ctx, root_id, "expected a section of keys at the top of the file, got %s",
+        err_node(&ctx, root_id,
+                 "expected a section of keys at the top of the file, got %s",
                  node_kind(yaml_document_get_node(&ctx.doc, root_id)));
         ctx_fini(&ctx);
         return -PQ_ECONFIG;
@@ -1083,8 +1100,9 @@ int cfg_load(const struct cfg_schema *root, const char *name, const uint8_t *buf
     return 0;
 }
 
-int cfg_load_file(const struct cfg_schema *root, const char *path, const char *const *sets,
-                  size_t nsets, void **out, struct cfg_diag *diag)
+int cfg_load_file(const struct cfg_schema *root, const char *path,
+                  const char *const *sets, size_t nsets, void **out,
+                  struct cfg_diag *diag)
 {
     uint8_t *buf = NULL;
     size_t len = 0, cap = 0;
@@ -1110,7 +1128,8 @@ int cfg_load_file(const struct cfg_schema *root, const char *path, const char *c
             if (cap > (16u << 20)) {
                 char *line = NULL;
 
-                if (asprintf(&line, "%s: larger than 16 MiB, not a config file", path) >= 0) {
+                if (asprintf(&line, "%s: larger than 16 MiB, not a config file", path) >=
+                    0) {
                     diag_add(diag, line);
                 }
                 free(buf);
@@ -1277,8 +1296,8 @@ static void print_field(FILE *f, const struct cfg_field *fd, const void *p, int 
             char pre[80];
 
             snprintf(pre, sizeof(pre), "%*s- ", indent + 2, "");
-            print_struct(f, fd->sub, (const char *) l->items + i * fd->sub->size, indent + 4,
-                         docs, pre);
+            print_struct(f, fd->sub, (const char *) l->items + i * fd->sub->size,
+                         indent + 4, docs, pre);
         }
     } else {
         fputc(' ', f);
@@ -1366,7 +1385,10 @@ static void ref_table(FILE *f, const struct cfg_schema *s, const char *path)
         } else if (fd->def) {
             fprintf(f, "`%s`", fd->def);
         } else {
-            fputs(fd->type == CFG_STRING ? "empty" : fd->type == CFG_LIST ? "none" : "", f);
+            fputs(fd->type == CFG_STRING ? "empty"
+                  : fd->type == CFG_LIST ? "none"
+                                         : "",
+                  f);
         }
         fputs(" | ", f);
         if (fd->valid) {
@@ -1377,6 +1399,7 @@ static void ref_table(FILE *f, const struct cfg_schema *s, const char *path)
                 double d;
                 const char *s;
             } zero = {0};
+
             const char *rule;
 
             if (fd->type == CFG_STRING) {
@@ -1460,7 +1483,8 @@ static void selftest_struct(const struct cfg_schema *s, struct cfg_diag *d, int 
             selftest_struct(f->sub, d, depth + 1);
         } else if (f->def) {
             if (parse_scalar(f, f->def, &v) < 0) {
-                selftest_error(d, s->name, f->key, "default does not parse or is out of range");
+                selftest_error(d, s->name, f->key,
+                               "default does not parse or is out of range");
             } else if (f->valid && f->valid(&v)) {
                 selftest_error(d, s->name, f->key, "default fails its rule");
             }

@@ -29,8 +29,8 @@ static int load(const char *text, const char *const *sets, size_t nsets,
     int rc;
 
     cfg_diag_init(diag);
-    rc = cfg_load(&pqgate_schema, "t.yaml", (const uint8_t *) text, strlen(text), sets, nsets,
-                  &obj, diag);
+    rc = cfg_load(&pqgate_schema, "t.yaml", (const uint8_t *) text, strlen(text), sets,
+                  nsets, &obj, diag);
     *cfg = obj;
     return rc;
 }
@@ -124,9 +124,9 @@ static void test_config_three_mistakes_give_three_located_errors(void **state)
     struct cfg_diag d;
     const char *text = "gateway:\n"
                        "  id: gw\n"
-                       "  colour: red\n"              /* unknown key, 3:3 */
+                       "  colour: red\n" /* unknown key, 3:3 */
                        "meter:\n"
-                       "  nominal_voltage: lots\n"    /* wrong type, 5:20 */
+                       "  nominal_voltage: lots\n" /* wrong type, 5:20 */
                        "buses:\n"
                        "  - name: b\n"
                        "    device: /dev/ttyS0\n"
@@ -137,8 +137,9 @@ static void test_config_three_mistakes_give_three_located_errors(void **state)
     assert_null(c);
     assert_int_equal(d.n, 3);
     assert_error(&d, "t.yaml:3:3: gateway: unknown key 'colour' in gateway");
-    assert_error(&d, "t.yaml:5:20: meter.nominal_voltage: expected a value in 1 V..1 MV like "
-                     "'230 V', got 'lots'");
+    assert_error(&d,
+                 "t.yaml:5:20: meter.nominal_voltage: expected a value in 1 V..1 MV like "
+                 "'230 V', got 'lots'");
     assert_error(&d, "t.yaml:9:31: buses[0].devices[0].unit: expected an integer in "
                      "0..255, got '300'");
     cfg_diag_fini(&d);
@@ -265,7 +266,8 @@ static void test_config_null_scalar_is_an_error(void **state)
     (void) state;
     assert_int_equal(load("gateway: {id: a}\nmeter:\n  wiring:\n", NULL, 0, &c, &d),
                      -PQ_ECONFIG);
-    assert_error(&d, "t.yaml:3:10: meter.wiring: no value; expected one of wye, delta, single");
+    assert_error(
+        &d, "t.yaml:3:10: meter.wiring: no value; expected one of wye, delta, single");
     cfg_diag_fini(&d);
 }
 
@@ -296,9 +298,9 @@ static void test_config_frequency_rule_rejects_55_hz(void **state)
     struct cfg_diag d;
 
     (void) state;
-    assert_int_equal(load("gateway: {id: a}\nmeter: {nominal_frequency: 55 Hz}\n", NULL, 0, &c,
-                          &d),
-                     -PQ_ECONFIG);
+    assert_int_equal(
+        load("gateway: {id: a}\nmeter: {nominal_frequency: 55 Hz}\n", NULL, 0, &c, &d),
+        -PQ_ECONFIG);
     assert_error(&d, "t.yaml:2:28: meter.nominal_frequency: expected 50 Hz or 60 Hz, got "
                      "'55 Hz'");
     cfg_diag_fini(&d);
@@ -312,8 +314,8 @@ static const char *two_devices = "gateway: {id: a}\n"
                                  "      - {name: m1, unit: 1}\n"
                                  "      - {name: m1, unit: 1}\n";
 
-static void test_config_duplicate_device_name_and_unit_are_reported_at_the_second(
-    void **state)
+static void
+test_config_duplicate_device_name_and_unit_are_reported_at_the_second(void **state)
 {
     struct pqgate_cfg *c;
     struct cfg_diag d;
@@ -321,9 +323,11 @@ static void test_config_duplicate_device_name_and_unit_are_reported_at_the_secon
     (void) state;
     assert_int_equal(load(two_devices, NULL, 0, &c, &d), -PQ_ECONFIG);
     assert_int_equal(d.n, 2);
-    assert_error(&d, "t.yaml:7:16: buses[0].devices[1].name: device name 'm1' is already used");
-    assert_error(&d, "t.yaml:7:26: buses[0].devices[1].unit: unit id 1 is already used by "
-                     "'m1'");
+    assert_error(
+        &d, "t.yaml:7:16: buses[0].devices[1].name: device name 'm1' is already used");
+    assert_error(&d,
+                 "t.yaml:7:26: buses[0].devices[1].unit: unit id 1 is already used by "
+                 "'m1'");
     cfg_diag_fini(&d);
 }
 
@@ -340,24 +344,28 @@ static void test_config_rule_about_a_wrong_value_is_not_repeated(void **state)
     /* unit 'x' is wrong; the duplicate-unit rule must not also report it */
     assert_int_equal(load(text, NULL, 0, &c, &d), -PQ_ECONFIG);
     assert_int_equal(d.n, 1);
-    assert_error(&d, "t.yaml:4:57: buses[0].devices[1].unit: expected an integer in 0..255, "
-                     "got 'x'");
+    assert_error(&d,
+                 "t.yaml:4:57: buses[0].devices[1].unit: expected an integer in 0..255, "
+                 "got 'x'");
     cfg_diag_fini(&d);
 }
 
-static void test_config_serial_unit_zero_is_rejected_but_tcp_unit_zero_is_not(void **state)
+static void
+test_config_serial_unit_zero_is_rejected_but_tcp_unit_zero_is_not(void **state)
 {
     struct pqgate_cfg *c;
     struct cfg_diag d;
-    const char *text = "gateway: {id: a}\n"
-                       "buses: [{name: b, device: /dev/x, devices: [{name: m, unit: 0}]}]\n"
-                       "peers: [{name: p, host: 127.0.0.1, devices: [{name: m, unit: 0}]}]\n";
+    const char *text =
+        "gateway: {id: a}\n"
+        "buses: [{name: b, device: /dev/x, devices: [{name: m, unit: 0}]}]\n"
+        "peers: [{name: p, host: 127.0.0.1, devices: [{name: m, unit: 0}]}]\n";
 
     (void) state;
     assert_int_equal(load(text, NULL, 0, &c, &d), -PQ_ECONFIG);
     assert_int_equal(d.n, 1);
-    assert_error(&d, "t.yaml:2:61: buses[0].devices[0].unit: expected a unit id 1..247 on a "
-                     "serial bus, got 0");
+    assert_error(&d,
+                 "t.yaml:2:61: buses[0].devices[0].unit: expected a unit id 1..247 on a "
+                 "serial bus, got 0");
     cfg_diag_fini(&d);
 }
 
@@ -372,8 +380,9 @@ static void test_config_bus_and_peer_names_share_one_namespace(void **state)
     (void) state;
     assert_int_equal(load(text, NULL, 0, &c, &d), -PQ_ECONFIG);
     assert_int_equal(d.n, 1);
-    assert_error(&d, "t.yaml:3:16: peers[0].name: name 'x' is already used by another bus or "
-                     "peer");
+    assert_error(&d,
+                 "t.yaml:3:16: peers[0].name: name 'x' is already used by another bus or "
+                 "peer");
     cfg_diag_fini(&d);
 }
 
@@ -389,7 +398,8 @@ static void test_config_more_than_31_devices_on_a_bus_is_rejected(void **state)
                           "gateway: {id: a}\nbuses:\n  - name: b\n    device: /dev/x\n"
                           "    devices:\n");
     for (int i = 1; i <= 32; i++) {
-        n += (size_t) snprintf(text + n, sizeof(text) - n, "      - {name: d%d, unit: %d}\n", i, i);
+        n += (size_t) snprintf(text + n, sizeof(text) - n,
+                               "      - {name: d%d, unit: %d}\n", i, i);
     }
     assert_int_equal(load(text, NULL, 0, &c, &d), -PQ_ECONFIG);
     assert_int_equal(d.n, 1);
@@ -404,7 +414,8 @@ static void test_set_overrides_a_value_of_the_file(void **state)
     struct cfg_diag d;
 
     (void) state;
-    assert_int_equal(load("gateway: {id: a}\nmeter: {wiring: wye}\n", sets, 2, &c, &d), 0);
+    assert_int_equal(load("gateway: {id: a}\nmeter: {wiring: wye}\n", sets, 2, &c, &d),
+                     0);
     assert_int_equal(c->meter.wiring, METER_WIRING_DELTA);
     assert_close(c->meter.nominal_voltage_v, 400.0, 0);
     pqgate_cfg_free(c);
@@ -413,9 +424,9 @@ static void test_set_overrides_a_value_of_the_file(void **state)
 
 static void test_set_creates_sections_and_list_items(void **state)
 {
-    const char *sets[] = {"gateway.id=from-set", "buses[0].name=b1",
+    const char *sets[] = {"gateway.id=from-set",          "buses[0].name=b1",
                           "buses[0].device=/dev/ttyUSB0", "buses[0].devices[0].name=m",
-                          "buses[0].devices[0].unit=7", "buses[0].devices[1].name=n",
+                          "buses[0].devices[0].unit=7",   "buses[0].devices[1].name=n",
                           "buses[0].devices[1].unit=8"};
     struct pqgate_cfg *c;
     struct cfg_diag d;
@@ -443,14 +454,17 @@ static void test_set_errors_name_the_set(void **state)
     (void) state;
     assert_int_equal(load("gateway: {id: a}\n", sets, 5, &c, &d), -PQ_ECONFIG);
     assert_int_equal(d.n, 5);
-    assert_error(&d, "--set 'meter.wiring=star': meter.wiring: expected one of wye, delta, "
-                     "single, got 'star'");
-    assert_error(&d, "--set 'meter.wirng=delta': unknown key 'wirng' in meter (did you mean "
-                     "'wiring'?)");
+    assert_error(&d,
+                 "--set 'meter.wiring=star': meter.wiring: expected one of wye, delta, "
+                 "single, got 'star'");
+    assert_error(&d,
+                 "--set 'meter.wirng=delta': unknown key 'wirng' in meter (did you mean "
+                 "'wiring'?)");
     assert_error(&d, "--set 'meter=x': 'meter' is a section: set one of its keys, as "
                      "meter.source");
-    assert_error(&d, "--set 'buses[1].name=b': 'buses' index past the end of the list (use the "
-                     "next free index to add an item)");
+    assert_error(
+        &d, "--set 'buses[1].name=b': 'buses' index past the end of the list (use the "
+            "next free index to add an item)");
     assert_error(&d, "--set 'gateway.id': expected key.path=value");
     cfg_diag_fini(&d);
 }
@@ -550,14 +564,33 @@ static const struct cfg_field every_fields[] = {
     {.key = "b", .type = CFG_BOOL, .offset = offsetof(struct every, b), .def = "false"},
     {.key = "i", .type = CFG_INT, .offset = offsetof(struct every, i), .def = "-3"},
     {.key = "x", .type = CFG_DOUBLE, .offset = offsetof(struct every, x), .def = "0.25"},
-    {.key = "s", .type = CFG_STRING, .offset = offsetof(struct every, s), .flags = CFG_RANGE,
-     .min = 2, .max = 4, .def = "ab"},
-    {.key = "e", .type = CFG_ENUM, .offset = offsetof(struct every, e), .def = "green",
+    {.key = "s",
+     .type = CFG_STRING,
+     .offset = offsetof(struct every, s),
+     .flags = CFG_RANGE,
+     .min = 2,
+     .max = 4,
+     .def = "ab"},
+    {.key = "e",
+     .type = CFG_ENUM,
+     .offset = offsetof(struct every, e),
+     .def = "green",
      .choices = colours},
-    {.key = "dur", .type = CFG_DURATION, .offset = offsetof(struct every, dur),
-     .flags = CFG_RANGE, .min = 0.01, .max = 3600, .def = "1s"},
-    {.key = "size", .type = CFG_SIZE, .offset = offsetof(struct every, size), .def = "512MB"},
-    {.key = "q", .type = CFG_QUANTITY, .offset = offsetof(struct every, q), .unit = "W",
+    {.key = "dur",
+     .type = CFG_DURATION,
+     .offset = offsetof(struct every, dur),
+     .flags = CFG_RANGE,
+     .min = 0.01,
+     .max = 3600,
+     .def = "1s"},
+    {.key = "size",
+     .type = CFG_SIZE,
+     .offset = offsetof(struct every, size),
+     .def = "512MB"},
+    {.key = "q",
+     .type = CFG_QUANTITY,
+     .offset = offsetof(struct every, q),
+     .unit = "W",
      .def = "1 kW"},
     {0},
 };
@@ -589,8 +622,8 @@ static void test_schema_every_type_parses_and_defaults(void **state)
     assert_int_equal(o->size, 512000000ULL);
     assert_close(o->q, 1000.0, 0);
     cfg_free(&every_schema, o);
-    assert_int_equal(cfg_load(&every_schema, "e.yaml", (const uint8_t *) text, strlen(text),
-                              NULL, 0, (void **) &o, &d),
+    assert_int_equal(cfg_load(&every_schema, "e.yaml", (const uint8_t *) text,
+                              strlen(text), NULL, 0, (void **) &o, &d),
                      0);
     assert_int_equal(o->b, 1);
     assert_int_equal(o->i, 16);
@@ -612,8 +645,8 @@ static void test_schema_range_errors_print_limits_in_the_fields_unit(void **stat
 
     (void) state;
     cfg_diag_init(&d);
-    assert_int_equal(cfg_load(&every_schema, "e.yaml", (const uint8_t *) text, strlen(text),
-                              NULL, 0, (void **) &o, &d),
+    assert_int_equal(cfg_load(&every_schema, "e.yaml", (const uint8_t *) text,
+                              strlen(text), NULL, 0, (void **) &o, &d),
                      -PQ_ECONFIG);
     assert_null(o);
     assert_int_equal(d.n, 2);
@@ -689,9 +722,11 @@ int main(void)
         cmocka_unit_test(test_config_null_scalar_is_an_error),
         cmocka_unit_test(test_config_si_prefixes_and_units_parse),
         cmocka_unit_test(test_config_frequency_rule_rejects_55_hz),
-        cmocka_unit_test(test_config_duplicate_device_name_and_unit_are_reported_at_the_second),
+        cmocka_unit_test(
+            test_config_duplicate_device_name_and_unit_are_reported_at_the_second),
         cmocka_unit_test(test_config_rule_about_a_wrong_value_is_not_repeated),
-        cmocka_unit_test(test_config_serial_unit_zero_is_rejected_but_tcp_unit_zero_is_not),
+        cmocka_unit_test(
+            test_config_serial_unit_zero_is_rejected_but_tcp_unit_zero_is_not),
         cmocka_unit_test(test_config_bus_and_peer_names_share_one_namespace),
         cmocka_unit_test(test_config_more_than_31_devices_on_a_bus_is_rejected),
         cmocka_unit_test(test_set_overrides_a_value_of_the_file),
