@@ -243,6 +243,49 @@ static void check_meter(struct cfg_ctx *ctx, void *obj)
     }
 }
 
+static const char *const demand_names[] = {"block", "sliding", "thermal", NULL};
+
+int cfg_demand_subintervals(const struct demand_cfg *d)
+{
+    return d->subintervals > 0 ? d->subintervals : d->method == DEMAND_SLIDING ? 3 : 1;
+}
+
+/* Block and thermal demand have one sub-interval; sliding ones must divide
+ * the interval into whole seconds (reference 10.4). */
+static void check_demand(struct cfg_ctx *ctx, void *obj)
+{
+    const struct demand_cfg *d = obj;
+    int sub = cfg_demand_subintervals(d);
+
+    if (d->method != DEMAND_SLIDING && sub != 1) {
+        cfg_error_at(ctx, &d->subintervals, "only a sliding block has sub-intervals; set 1");
+    } else if (d->interval_ns % ((int64_t) sub * 1000000000LL) != 0) {
+        cfg_error_at(ctx, &d->subintervals,
+                     "%d sub-intervals do not divide the interval into whole seconds",
+                     d->subintervals);
+    }
+}
+
+static const struct cfg_field demand_fields[] = {
+    {.key = "method", .type = CFG_ENUM, .offset = offsetof(struct demand_cfg, method),
+     .def = "sliding", .choices = demand_names,
+     .doc = "block, sliding (block with sub-intervals) or thermal"},
+    {.key = "interval", .type = CFG_DURATION, .offset = offsetof(struct demand_cfg, interval_ns),
+     .flags = CFG_RANGE, .min = 1, .max = 86400, .def = "15min",
+     .doc = "demand interval, aligned to the clock"},
+    {.key = "subintervals", .type = CFG_INT, .offset = offsetof(struct demand_cfg, subintervals),
+     .flags = CFG_RANGE, .min = 0, .max = 60, .def = "0",
+     .doc = "sliding block: sub-intervals per interval (0: 3 for sliding, else 1)"},
+    {0},
+};
+
+static const struct cfg_schema demand_schema = {
+    .name = "meter.demand",
+    .size = sizeof(struct demand_cfg),
+    .fields = demand_fields,
+    .check = check_demand,
+};
+
 static const struct cfg_field meter_fields[] = {
     {.key = "source", .type = CFG_ENUM, .offset = offsetof(struct meter_cfg, source),
      .def = "none", .choices = source_names,
@@ -265,6 +308,8 @@ static const struct cfg_field meter_fields[] = {
      .offset = offsetof(struct meter_cfg, max_demand_current_a), .flags = CFG_RANGE, .min = 0,
      .max = 1e6, .unit = "A", .def = "0 A",
      .doc = "IEEE 519 IL, the maximum demand load current, for TDD (0: no TDD)"},
+    {.key = "demand", .type = CFG_STRUCT, .offset = offsetof(struct meter_cfg, demand),
+     .sub = &demand_schema, .doc = "demand of P, Q, S and the phase currents"},
     {.key = "sim",
      .type = CFG_STRUCT,
      .offset = offsetof(struct meter_cfg, sim),

@@ -159,6 +159,22 @@ struct iio_cfg {
     struct cfg_list channels; /* struct iio_channel_cfg */
 };
 
+/* meter.demand: demand registers of P, Q, S and the phase currents */
+enum demand_method_cfg {
+    DEMAND_BLOCK,   /* = enum pq_demand_method */
+    DEMAND_SLIDING,
+    DEMAND_THERMAL,
+};
+
+struct demand_cfg {
+    int method;         /* enum demand_method_cfg */
+    int64_t interval_ns;
+    int subintervals;   /* 0: cfg_demand_subintervals() chooses */
+};
+
+/* Sub-intervals in effect: as set, or 3 for sliding and 1 otherwise. */
+int cfg_demand_subintervals(const struct demand_cfg *d);
+
 struct meter_cfg {
     int source;               /* enum meter_source */
     double nominal_voltage_v; /* Udin: L-N for wye/single, L-L for delta */
@@ -167,6 +183,7 @@ struct meter_cfg {
     struct ratio_cfg pt;         /* voltage transformer */
     struct ratio_cfg ct;         /* current transformer */
     double max_demand_current_a; /* IEEE 519 IL for TDD; 0: no TDD */
+    struct demand_cfg demand;
     struct sim_cfg sim;
     struct replay_cfg replay;
     struct iio_cfg iio;

@@ -13,6 +13,7 @@
 #include "gateway/metrology.h"
 
 #include <errno.h>
+#include <math.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -45,6 +46,9 @@ struct metrology {
     struct bus_update *upd;
     int ch_freq10s;
     int ch_energy[5];
+    int ch_demand[PQ_DEMAND_NQ][4]; /* last, present, predicted, peak */
+    int *ids_min, *ids_max;          /* per record value, -1: not published */
+    int64_t published_ns;            /* stream time of the last periodic publish */
     pthread_t thread;
     int started;
     atomic_int stop;
@@ -163,6 +167,70 @@ static int register_level(struct metrology *m, int level)
     return 0;
 }
 
+/* local/min/... and local/max/...: the extremes of the basic values (not
+ * the per-harmonic arrays), with the time each was reached as time stamp. */
+static int register_extremes(struct metrology *m)
+{
+    m->ids_min = malloc(PQ_NVALUES * sizeof(int));
+    m->ids_max = malloc(PQ_NVALUES * sizeof(int));
+    if (!m->ids_min || !m->ids_max) {
+        return -ENOMEM;
+    }
+    for (size_t k = 0; k < PQ_NVALUES; k++) {
+        m->ids_min[k] = m->ids_max[k] = -1;
+    }
+    for (size_t fi = 0; fi < pq_nfields; fi++) {
+        const struct pq_field *f = &pq_fields[fi];
+        char base[48], label[16], name[BUS_NAME_MAX];
+        const char *unit;
+
+        if (!f->json || f->shape == PQ_SHAPE_HARMONICS) {
+            continue;
+        }
+        field_base(f->json, base, sizeof(base), &unit);
+        for (size_t i = 0; i < pq_field_len(f); i++) {
+            size_t k = pq_value_index(f, i);
+
+            if (!element_used(m, f, i)) {
+                continue;
+            }
+            element_label(f, i, label, sizeof(label));
+            snprintf(name, sizeof(name), "local/min/%s%s%s", base, *label ? "/" : "", label);
+            m->ids_min[k] = bus_register(m->gw->bus, name, unit);
+            snprintf(name, sizeof(name), "local/max/%s%s%s", base, *label ? "/" : "", label);
+            m->ids_max[k] = bus_register(m->gw->bus, name, unit);
+            if (m->ids_min[k] < 0 || m->ids_max[k] < 0) {
+                return m->ids_min[k] < 0 ? m->ids_min[k] : m->ids_max[k];
+            }
+        }
+    }
+    return 0;
+}
+
+/* local/demand/<q>/{last,present,predicted,peak} */
+static int register_demand(struct metrology *m)
+{
+    static const char *const q[PQ_DEMAND_NQ] = {"p", "q", "s", "i/a", "i/b", "i/c"};
+    static const char *const unit[PQ_DEMAND_NQ] = {"W", "var", "VA", "A", "A", "A"};
+    static const char *const what[4] = {"last", "present", "predicted", "peak"};
+    char name[BUS_NAME_MAX];
+
+    for (int k = 0; k < PQ_DEMAND_NQ; k++) {
+        for (int w = 0; w < 4; w++) {
+            m->ch_demand[k][w] = -1;
+            if (m->mcfg.demand_interval_s <= 0) {
+                continue;
+            }
+            snprintf(name, sizeof(name), "local/demand/%s/%s", q[k], what[w]);
+            m->ch_demand[k][w] = bus_register(m->gw->bus, name, unit[k]);
+            if (m->ch_demand[k][w] < 0) {
+                return m->ch_demand[k][w];
+            }
+        }
+    }
+    return 0;
+}
+
 static int register_channels(struct metrology *m)
 {
     static const char *const energy[] = {"kwh_del", "kwh_rec", "kvarh_del", "kvarh_rec",
@@ -184,6 +252,13 @@ static int register_channels(struct metrology *m)
         if (rc < 0) {
             return rc;
         }
+    }
+    rc = register_extremes(m);
+    if (rc == 0) {
+        rc = register_demand(m);
+    }
+    if (rc < 0) {
+        return rc;
     }
     m->ch_freq10s = bus_register(m->gw->bus, "local/freq10s", "Hz");
     if (m->ch_freq10s < 0) {
@@ -249,6 +324,39 @@ static void on_energy(void *ctx, const struct pq_meter_energy *e)
         u[i].v.quality = 0;
     }
     (void) bus_publish_many(m->gw->bus, u, 5);
+}
+
+/* Demand and extremes change every basic record but matter at a human
+ * pace: published once a second of stream time. */
+static void publish_periodic(struct metrology *m)
+{
+    int64_t now = pq_engine_now_ns(pq_meter_engine(m->meter));
+    const double *mn, *mx;
+    const int64_t *tmn, *tmx;
+    size_t n = 0;
+
+    if (now - m->published_ns < 1000000000LL) {
+        return;
+    }
+    m->published_ns = now;
+    pq_meter_extremes(m->meter, &mn, &tmn, &mx, &tmx);
+    for (size_t k = 0; k < PQ_NVALUES && n + 2 <= m->nids; k++) {
+        if (m->ids_min[k] >= 0 && tmn[k] != 0) {
+            m->upd[n++] = (struct bus_update){m->ids_min[k], {mn[k], tmn[k], 0}};
+            m->upd[n++] = (struct bus_update){m->ids_max[k], {mx[k], tmx[k], 0}};
+        }
+    }
+    for (int q = 0; q < PQ_DEMAND_NQ && m->ch_demand[q][0] >= 0; q++) {
+        const struct pq_demand *d = pq_meter_demand(m->meter, q);
+        const double v[4] = {d->last.value, d->present, d->predicted, d->peak};
+        const int64_t t[4] = {d->last.end_ns, now, now, d->peak_ns};
+
+        for (int w = 0; w < 4 && n < m->nids; w++) {
+            m->upd[n++] = (struct bus_update){m->ch_demand[q][w],
+                                              {v[w], t[w], isnan(v[w]) ? BUS_Q_INVALID : 0}};
+        }
+    }
+    (void) bus_publish_many(m->gw->bus, m->upd, n);
 }
 
 /* ---- acquisition thread ----------------------------------------------------------- */
@@ -321,6 +429,7 @@ static void *acquire(void *arg)
             continue;
         }
         pq_meter_feed(m->meter, m->buf, n);
+        publish_periodic(m);
     }
     return NULL;
 }
@@ -336,6 +445,8 @@ static void metrology_free(struct metrology *m)
         free(m->ids[l]);
     }
     free(m->upd);
+    free(m->ids_min);
+    free(m->ids_max);
     free(m->buf);
     free(m);
 }
@@ -358,6 +469,9 @@ static void engine_cfg(struct metrology *m, const struct meter_cfg *mc)
     e->il_a = mc->max_demand_current_a;
     m->mcfg.levels = (1u << PQ_AGG_COUNT) - 1;
     m->mcfg.energy_every_ns = 1000000000LL;
+    m->mcfg.demand_method = mc->demand.method; /* same order as pq_demand_method */
+    m->mcfg.demand_interval_s = (double) mc->demand.interval_ns / 1e9;
+    m->mcfg.demand_subintervals = cfg_demand_subintervals(&mc->demand);
 }
 
 static int metrology_start(struct gw *gw, void **state)

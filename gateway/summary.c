@@ -40,14 +40,16 @@ static void tick(struct loop *l, void *ctx)
     }
     LOGF(LOG_INFO, "meter",
          "U %.1f %.1f %.1f V | I %.2f %.2f %.2f A | P %.2f kW Q %.2f kvar PF %.3f | "
-         "f %.3f Hz | THDu %.2f %% THDi %.2f %% | u2 %.2f %% | %.3f kWh",
+         "f %.3f Hz | THDu %.2f %% THDi %.2f %% | u2 %.2f %% | %.3f kWh | "
+         "demand %.2f kW peak %.2f kW",
          latest(b, "local/u_rms/a"), latest(b, "local/u_rms/b"),
          latest(b, "local/u_rms/c"), latest(b, "local/i_rms/a"),
          latest(b, "local/i_rms/b"), latest(b, "local/i_rms/c"),
          latest(b, "local/p/total") / 1e3, latest(b, "local/q/total") / 1e3,
          latest(b, "local/pf/total"), f, latest(b, "local/u_thd_pct/a"),
          latest(b, "local/i_thd_pct/a"), latest(b, "local/u_unb_neg_pct"),
-         latest(b, "local/energy/kwh_del"));
+         latest(b, "local/energy/kwh_del"), latest(b, "local/demand/p/present") / 1e3,
+         latest(b, "local/demand/p/peak") / 1e3);
 }
 
 static int summary_start(struct gw *gw, void **state)

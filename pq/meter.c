@@ -7,6 +7,7 @@
 
 #include "pq/aggregate.h"
 #include "pq/energy.h"
+#include "pq/minmax.h"
 
 struct pq_meter {
     struct pq_meter_cfg cfg;
@@ -17,7 +18,23 @@ struct pq_meter {
     int64_t first_ns;       /* start of the first basic record, -1 before */
     int64_t energy_end_ns;  /* the registers cover time up to here */
     int64_t emitted_end_ns; /* end of the last energy record emitted */
+    int has_demand;
+    struct pq_demand demand[PQ_DEMAND_NQ];
+    struct pq_minmax mm;
+    double *min, *max;
+    int64_t *tmin, *tmax;
 };
+
+/* Demand: the mean of each quantity over the record's new time. */
+static void update_demand(struct pq_meter *m, const struct pq_interval *r, double dt_s)
+{
+    const double v[PQ_DEMAND_NQ] = {r->p_w[PQ_NPH], r->q_var[PQ_NPH], r->s_va[PQ_NPH],
+                                    r->i_rms_a[0], r->i_rms_a[1], r->i_rms_a[2]};
+
+    for (int q = 0; q < PQ_DEMAND_NQ; q++) {
+        pq_demand_update(&m->demand[q], r->end_ns, v[q], dt_s);
+    }
+}
 
 static void emit_energy(struct pq_meter *m)
 {
@@ -64,10 +81,15 @@ static void on_basic(void *ctx, const struct pq_interval *r, int resync)
         from = r->start_ns;
     }
     if (r->end_ns > from) {
-        pq_energy_add(&m->energy, r->p_w, r->q_var, r->s_va,
-                      (double) (r->end_ns - from) / 1e9);
+        double dt = (double) (r->end_ns - from) / 1e9;
+
+        pq_energy_add(&m->energy, r->p_w, r->q_var, r->s_va, dt);
+        if (m->has_demand) {
+            update_demand(m, r, dt);
+        }
         m->energy_end_ns = r->end_ns;
     }
+    pq_minmax_update(&m->mm, pq_values(r), r->end_ns);
     if ((m->cfg.levels & (1u << PQ_AGG_200MS)) && m->out.interval) {
         m->out.interval(m->out.ctx, r);
     }
@@ -117,6 +139,28 @@ int pq_meter_new(const struct pq_meter_cfg *cfg, const struct pq_meter_out *out,
     m->energy_end_ns = INT64_MIN;
     m->emitted_end_ns = INT64_MIN;
     eo.ctx = m;
+    m->min = malloc(PQ_NVALUES * sizeof(double));
+    m->max = malloc(PQ_NVALUES * sizeof(double));
+    m->tmin = malloc(PQ_NVALUES * sizeof(int64_t));
+    m->tmax = malloc(PQ_NVALUES * sizeof(int64_t));
+    if (!m->min || !m->max || !m->tmin || !m->tmax) {
+        pq_meter_free(m);
+        return -ENOMEM;
+    }
+    pq_minmax_init(&m->mm, m->min, m->max, m->tmin, m->tmax, PQ_NVALUES);
+    if (cfg->demand_interval_s > 0) {
+        for (int q = 0; q < PQ_DEMAND_NQ; q++) {
+            rc = pq_demand_init(&m->demand[q], cfg->demand_method, cfg->demand_interval_s,
+                                cfg->demand_subintervals > 0 ? cfg->demand_subintervals : 1);
+            if (rc < 0) {
+                *why = "demand: an interval of 1 s to 1 day, sub-intervals only for "
+                       "the sliding block, each a whole number of seconds";
+                pq_meter_free(m);
+                return rc;
+            }
+        }
+        m->has_demand = 1;
+    }
     rc = pq_engine_new(&cfg->engine, &eo, &m->engine, why);
     if (rc == 0) {
         rc = pq_agg_new(cfg->engine.f_nominal_hz == 60.0 ? 12 : 10, cfg->engine.udin_v,
@@ -148,7 +192,30 @@ void pq_meter_free(struct pq_meter *m)
     }
     pq_engine_free(m->engine);
     pq_agg_free(m->agg);
+    free(m->min);
+    free(m->max);
+    free(m->tmin);
+    free(m->tmax);
     free(m);
+}
+
+const struct pq_demand *pq_meter_demand(const struct pq_meter *m, int q)
+{
+    return m->has_demand && q >= 0 && q < PQ_DEMAND_NQ ? &m->demand[q] : NULL;
+}
+
+void pq_meter_extremes(const struct pq_meter *m, const double **min, const int64_t **tmin,
+                       const double **max, const int64_t **tmax)
+{
+    *min = m->min;
+    *tmin = m->tmin;
+    *max = m->max;
+    *tmax = m->tmax;
+}
+
+void pq_meter_reset_extremes(struct pq_meter *m)
+{
+    pq_minmax_reset(&m->mm);
 }
 
 struct pq_engine *pq_meter_engine(struct pq_meter *m)

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pq/demand.h"
 #include "pq/engine.h"
 #include "pq/record.h"
 
@@ -31,8 +32,22 @@ struct pq_meter_out {
     void *ctx; /* every callback may be NULL */
 };
 
+/* Quantities with a demand register. */
+enum pq_meter_demand_q {
+    PQ_DEMAND_P,  /* total active power, W */
+    PQ_DEMAND_Q,  /* total reactive power, var */
+    PQ_DEMAND_S,  /* total apparent power, VA */
+    PQ_DEMAND_IA, /* phase currents, A */
+    PQ_DEMAND_IB,
+    PQ_DEMAND_IC,
+    PQ_DEMAND_NQ,
+};
+
 struct pq_meter_cfg {
     struct pq_engine_cfg engine;
+    int demand_method;       /* enum pq_demand_method */
+    double demand_interval_s; /* 0: no demand */
+    int demand_subintervals; /* sliding block; 1 otherwise */
     unsigned levels;         /* bit (1u << PQ_AGG_*) per level to emit */
     int64_t energy_every_ns; /* also emit the registers this often (0: at
                                 10-min ticks and at the end only) */
@@ -49,5 +64,17 @@ void pq_meter_feed(struct pq_meter *m, const float *x, size_t n);
 void pq_meter_finish(struct pq_meter *m);
 void pq_meter_free(struct pq_meter *m); /* NULL: no-op */
 struct pq_engine *pq_meter_engine(struct pq_meter *m);
+
+/* Demand register of quantity q (enum pq_meter_demand_q), fed with every
+ * basic record; NULL without demand.  Valid until pq_meter_free(). */
+const struct pq_demand *pq_meter_demand(const struct pq_meter *m, int q);
+
+/* Minimum and maximum of every value of the basic records since the start
+ * or the last reset, with the end time of the record that set it.  The
+ * arrays are indexed like the record's values: element i of field f is at
+ * pq_value_index(f, i).  NaN (time 0) where nothing was seen. */
+void pq_meter_extremes(const struct pq_meter *m, const double **min, const int64_t **tmin,
+                       const double **max, const int64_t **tmax);
+void pq_meter_reset_extremes(struct pq_meter *m);
 
 #endif

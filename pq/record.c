@@ -76,6 +76,11 @@ size_t pq_field_len(const struct pq_field *f)
     }
 }
 
+size_t pq_value_index(const struct pq_field *f, size_t i)
+{
+    return (f->offset - offsetof(struct pq_interval, freq_hz)) / sizeof(double) + i;
+}
+
 const char *pq_agg_name(int level)
 {
     static const char *const names[PQ_AGG_COUNT] = {"200ms", "3s", "10min", "2h"};

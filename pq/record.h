@@ -120,6 +120,17 @@ struct pq_field {
 extern const struct pq_field pq_fields[];
 extern const size_t pq_nfields;
 
+/* The values of a record, freq_hz to the end, are one array of doubles:
+ * PQ_NVALUES of them, element i of field f at pq_value_index(f, i). */
+#define PQ_NVALUES ((sizeof(struct pq_interval) - offsetof(struct pq_interval, freq_hz)) / sizeof(double))
+
+size_t pq_value_index(const struct pq_field *f, size_t i);
+
+static inline const double *pq_values(const struct pq_interval *r)
+{
+    return &r->freq_hz;
+}
+
 /* Number of doubles a field occupies in the struct (its full capacity,
  * independent of nph). */
 size_t pq_field_len(const struct pq_field *f);

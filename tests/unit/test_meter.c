@@ -1,0 +1,184 @@
+/* test_meter.c - the meter: engine, aggregation, energy, demand and extremes
+ * together, on a signal whose answer is known. */
+#include <errno.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "pq/meter.h"
+
+#define T0_NS 1767225600000000000LL /* 2026-01-01T00:00:00Z */
+#define FS    6400.0
+
+static void assert_close(double got, double want, double tol, const char *what)
+{
+    if (!(fabs(got - want) <= tol)) {
+        fail_msg("%s: got %.9g, want %.9g +- %.3g", what, got, want, tol);
+    }
+}
+
+struct seen {
+    int energy;
+    struct pq_meter_energy last_energy;
+    int tenmin;
+};
+
+static void on_energy(void *ctx, const struct pq_meter_energy *e)
+{
+    struct seen *s = ctx;
+
+    s->energy++;
+    s->last_energy = *e;
+}
+
+static void on_interval(void *ctx, const struct pq_interval *r)
+{
+    struct seen *s = ctx;
+
+    s->tenmin += r->agg == PQ_AGG_10MIN;
+}
+
+/* Single phase: 230 V (then `step` V from t_step on), 10 A in phase. */
+static struct pq_meter *run(struct pq_meter_cfg *cfg, struct seen *s, double seconds,
+                            double t_step, double step)
+{
+    struct pq_meter_out out = {.energy = on_energy, .interval = on_interval, .ctx = s};
+    struct pq_meter *m = NULL;
+    size_t n = (size_t) (seconds * FS);
+    float *x = malloc(2 * n * sizeof(float));
+    const char *why = NULL;
+
+    cfg->engine.fs_hz = FS;
+    cfg->engine.nch = 2;
+    cfg->engine.role[0] = PQ_ROLE_UA;
+    cfg->engine.role[1] = PQ_ROLE_IA;
+    cfg->engine.wiring = PQ_WIRING_SINGLE;
+    cfg->engine.f_nominal_hz = 50;
+    cfg->engine.udin_v = 230;
+    cfg->engine.start_ns = T0_NS;
+    cfg->levels = (1u << PQ_AGG_COUNT) - 1;
+    assert_int_equal(pq_meter_new(cfg, &out, &m, &why), 0);
+    for (size_t k = 0; k < n; k++) {
+        double t = (double) k / FS;
+        double u = t >= t_step ? step : 230.0;
+
+        x[2 * k] = (float) (u * M_SQRT2 * cos(2 * M_PI * 50 * t));
+        x[2 * k + 1] = (float) (10 * M_SQRT2 * cos(2 * M_PI * 50 * t));
+    }
+    pq_meter_feed(m, x, n);
+    free(x);
+    return m;
+}
+
+static void test_meter_block_demand_of_a_steady_load_is_its_power(void **state)
+{
+    struct pq_meter_cfg cfg;
+    struct seen s;
+    struct pq_meter *m;
+    const struct pq_demand *d;
+
+    (void) state;
+    memset(&cfg, 0, sizeof(cfg));
+    memset(&s, 0, sizeof(s));
+    cfg.demand_method = PQ_DEMAND_BLOCK;
+    cfg.demand_interval_s = 1.0;
+    cfg.demand_subintervals = 1;
+    m = run(&cfg, &s, 4.5, 1e9, 0);
+    d = pq_meter_demand(m, PQ_DEMAND_P);
+    assert_non_null(d);
+    /* the first block (0..1 s) is partial: the engine settles 0.2 s */
+    assert_true(d->n_completed >= 3);
+    assert_close(d->last.value, 2300.0, 2300 * 2e-4, "P demand");
+    assert_close(pq_meter_demand(m, PQ_DEMAND_IA)->last.value, 10.0, 10 * 1e-4, "I demand");
+    assert_close(d->peak, 2300.0, 2300 * 2e-4, "peak");
+    assert_null(pq_meter_demand(m, PQ_DEMAND_NQ));
+    pq_meter_free(m);
+}
+
+static void test_meter_extremes_keep_value_and_time_of_each(void **state)
+{
+    struct pq_meter_cfg cfg;
+    struct seen s;
+    struct pq_meter *m;
+    const double *mn, *mx;
+    const int64_t *tmn, *tmx;
+    size_t k = 0;
+
+    (void) state;
+    memset(&cfg, 0, sizeof(cfg));
+    memset(&s, 0, sizeof(s));
+    m = run(&cfg, &s, 3.0, 1.5, 240.0);
+    for (size_t i = 0; i < pq_nfields; i++) {
+        if (pq_fields[i].json && strcmp(pq_fields[i].json, "u_rms_v") == 0) {
+            k = pq_value_index(&pq_fields[i], 0);
+        }
+    }
+    pq_meter_extremes(m, &mn, &tmn, &mx, &tmx);
+    assert_close(mn[k], 230.0, 230 * 1e-4, "min U");
+    assert_close(mx[k], 240.0, 240 * 1e-4, "max U");
+    assert_true(tmn[k] < T0_NS + 1500000000LL);
+    assert_true(tmx[k] > T0_NS + 1500000000LL);
+    pq_meter_reset_extremes(m);
+    pq_meter_extremes(m, &mn, &tmn, &mx, &tmx);
+    assert_true(isnan(mn[k]) && tmn[k] == 0);
+    pq_meter_free(m);
+}
+
+static void test_meter_finish_emits_energy_once_with_the_total(void **state)
+{
+    struct pq_meter_cfg cfg;
+    struct seen s;
+    struct pq_meter *m;
+    double hours;
+
+    (void) state;
+    memset(&cfg, 0, sizeof(cfg));
+    memset(&s, 0, sizeof(s));
+    m = run(&cfg, &s, 2.0, 1e9, 0);
+    pq_meter_finish(m);
+    assert_int_equal(s.energy, 1);
+    assert_int_equal(s.tenmin, 1); /* the partial 10-min value */
+    hours = (double) (s.last_energy.end_ns - s.last_energy.start_ns) / 3.6e12;
+    assert_close(s.last_energy.kwh_del, 2.3 * hours, 2.3 * hours * 2e-4, "kWh");
+    assert_close(s.last_energy.kvarh_del, 0.0, 1e-6, "kvarh");
+    pq_meter_free(m);
+}
+
+static void test_meter_rejects_an_impossible_demand_setting(void **state)
+{
+    struct pq_meter_cfg cfg;
+    struct pq_meter *m = NULL;
+    const char *why = NULL;
+
+    (void) state;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.engine.fs_hz = FS;
+    cfg.engine.nch = 1;
+    cfg.engine.role[0] = PQ_ROLE_UA;
+    cfg.engine.wiring = PQ_WIRING_SINGLE;
+    cfg.engine.f_nominal_hz = 50;
+    cfg.demand_method = PQ_DEMAND_BLOCK;
+    cfg.demand_interval_s = 900;
+    cfg.demand_subintervals = 3; /* block with sub-intervals */
+    assert_int_equal(pq_meter_new(&cfg, NULL, &m, &why), -EINVAL);
+    assert_non_null(why);
+    assert_null(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_meter_block_demand_of_a_steady_load_is_its_power),
+        cmocka_unit_test(test_meter_extremes_keep_value_and_time_of_each),
+        cmocka_unit_test(test_meter_finish_emits_energy_once_with_the_total),
+        cmocka_unit_test(test_meter_rejects_an_impossible_demand_setting),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
