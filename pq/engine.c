@@ -34,6 +34,7 @@
 
 #include <fftw3.h>
 
+#include "pq/gram.h"
 #include "pq/harmonics.h"
 #include "pq/resample.h"
 #include "pq/symcomp.h"
@@ -104,7 +105,10 @@ struct pq_engine {
     double amp;          /* peak |y| of the last half cycle */
     double amp_run;      /* peak |y| of the present half cycle */
     double half_nominal; /* frames */
-    double thr_min;      /* below: no voltage */
+    int dec;             /* frames averaged per detector sample */
+    int dec_n;
+    double dec_sum;
+    double thr_min; /* below: no voltage */
 
     struct seg seg[SEG_RING];
     uint64_t nseg; /* half cycles closed so far */
@@ -303,7 +307,8 @@ int pq_engine_new(const struct pq_engine_cfg *cfg, const struct pq_engine_out *o
     }
     e->margin = pq_resample_margin_max(e->rs) + 2;
     e->cap = (size_t) ceil(window_max_s * cfg->fs_hz) + 4 * e->margin + 65536;
-    e->buf = malloc(e->cap * cfg->nch * sizeof(float));
+    /* PQ_GRAM_N floats of slack: the kernel reads 8 lanes at every frame */
+    e->buf = malloc((e->cap * cfg->nch + PQ_GRAM_N) * sizeof(float));
     e->spec = fftw_malloc(sizeof(fftw_complex) * (PQ_M / 2 + 1));
     for (size_t ch = 0; ch < cfg->nch; ch++) {
         e->rsout[ch] = fftw_malloc(sizeof(double) * PQ_M);
@@ -322,8 +327,10 @@ int pq_engine_new(const struct pq_engine_cfg *cfg, const struct pq_engine_out *o
         pq_engine_free(e);
         return -ENOMEM;
     }
-    design_biquad(cfg->f_nominal_hz * 2.5, cfg->fs_hz, 0, e->bq[0]);
-    design_biquad(cfg->f_nominal_hz / 2.5, cfg->fs_hz, 1, e->bq[1]);
+    e->dec = (int) (cfg->fs_hz / (128.0 * cfg->f_nominal_hz));
+    e->dec = e->dec < 1 ? 1 : e->dec;
+    design_biquad(cfg->f_nominal_hz * 2.5, cfg->fs_hz / e->dec, 0, e->bq[0]);
+    design_biquad(cfg->f_nominal_hz / 2.5, cfg->fs_hz / e->dec, 1, e->bq[1]);
     e->last_cross = -1.0;
     e->last_pos_cross = -1.0;
     e->next_tick_ns = (floor_div(cfg->start_ns, TEN_MIN_NS) + 1) * TEN_MIN_NS;
@@ -422,7 +429,94 @@ static void seg_add(const struct pq_engine *e, struct seg *s, const float *x, do
     }
 }
 
-/* Sums of the half cycle [a, b): frame k covers [k - 1/2, k + 1/2). */
+/* Add the interior frames' Gram sums to s: every quadratic quantity of
+ * the half cycle is a combination of the products g[i][j] = sum x_i x_j. */
+static void seg_from_gram(const struct pq_engine *e, struct seg *s,
+                          const struct pq_gram *gm)
+{
+    const int *c = e->ch_of;
+    int u[3] = {c[PQ_ROLE_UA], c[PQ_ROLE_UB], c[PQ_ROLE_UC]};
+    int delta = e->cfg.wiring == PQ_WIRING_DELTA;
+    double sum_all = 0; /* sum over the three phases of g[x][y]: 9 m^2 */
+
+    for (size_t ch = 0; ch < e->cfg.nch; ch++) {
+        s->sq[ch] += gm->g[ch][ch];
+        s->peak[ch] = fmax(s->peak[ch], gm->peak[ch]);
+    }
+    if (delta) {
+        for (int x = 0; x < 3; x++) {
+            for (int y = 0; y < 3; y++) {
+                sum_all += gm->g[u[x]][u[y]];
+            }
+        }
+    }
+    for (int ph = 0; ph < e->nph; ph++) {
+        int a = u[ph], ic = c[PQ_ROLE_IA + ph];
+
+        if (!delta) {
+            s->sq_ph[ph] += gm->g[a][a];
+            s->peak_ph[ph] = fmax(s->peak_ph[ph], gm->peak[a]);
+            if (ic >= 0) {
+                s->p[ph] += gm->g[a][ic];
+            }
+            continue;
+        }
+        /* (ua - m)^2 with m = (ua + ub + uc) / 3, and (ua - m) ia */
+        s->sq_ph[ph] += gm->g[a][a] -
+                        2.0 / 3.0 * (gm->g[a][u[0]] + gm->g[a][u[1]] + gm->g[a][u[2]]) +
+                        sum_all / 9.0;
+        if (ic >= 0) {
+            s->p[ph] += gm->g[a][ic] -
+                        (gm->g[u[0]][ic] + gm->g[u[1]][ic] + gm->g[u[2]][ic]) / 3.0;
+        }
+    }
+    if (e->nph == 3) {
+        for (int k = 0; k < 3; k++) {
+            int a = u[k], b = u[(k + 1) % 3];
+
+            /* (ua - ub)^2: no cancellation, the cross term is negative */
+            s->sq_ll[k] += gm->g[a][a] + gm->g[b][b] - 2.0 * gm->g[a][b];
+        }
+    }
+}
+
+/* What the Gram matrix cannot give: the peaks of the virtual star
+ * voltages (delta), and the residual neutral current, whose square from
+ * the Gram sums would cancel catastrophically on a balanced load. */
+static void seg_scalar_extras(const struct pq_engine *e, struct seg *s, int64_t from,
+                              int64_t to)
+{
+    const int *c = e->ch_of;
+    int need_in = e->nph == 3 && c[PQ_ROLE_IN] < 0 && e->has_in;
+    int delta = e->cfg.wiring == PQ_WIRING_DELTA;
+
+    if (!need_in && !delta) {
+        return;
+    }
+    for (int64_t k = from; k < to; k++) {
+        const float *x = frame_at(e, k);
+
+        if (need_in) {
+            double in = (double) x[c[PQ_ROLE_IA]] + x[c[PQ_ROLE_IB]] + x[c[PQ_ROLE_IC]];
+
+            s->sq_in += in * in;
+        }
+        if (delta) {
+            double m =
+                ((double) x[c[PQ_ROLE_UA]] + x[c[PQ_ROLE_UB]] + x[c[PQ_ROLE_UC]]) / 3.0;
+
+            for (int ph = 0; ph < 3; ph++) {
+                double a = fabs(x[c[PQ_ROLE_UA + ph]] - m);
+
+                s->peak_ph[ph] = a > s->peak_ph[ph] ? a : s->peak_ph[ph];
+            }
+        }
+    }
+}
+
+/* Sums of the half cycle [a, b): frame k covers [k - 1/2, k + 1/2).  The
+ * two boundary frames carry their fractional weights (seg_add); the ones
+ * between go through the vector kernel. */
 static void seg_sum(const struct pq_engine *e, struct seg *s, double a, double b)
 {
     int64_t k0 = (int64_t) floor(a + 0.5);
@@ -436,8 +530,13 @@ static void seg_sum(const struct pq_engine *e, struct seg *s, double a, double b
         return;
     }
     seg_add(e, s, frame_at(e, k0), (double) k0 + 0.5 - a);
-    for (int64_t k = k0 + 1; k < k1; k++) {
-        seg_add(e, s, frame_at(e, k), 1.0);
+    if (k1 - k0 > 1) {
+        struct pq_gram gm;
+
+        pq_gram_zero(&gm);
+        pq_gram_add(&gm, frame_at(e, k0 + 1), e->cfg.nch, (size_t) (k1 - k0 - 1));
+        seg_from_gram(e, s, &gm);
+        seg_scalar_extras(e, s, k0 + 1, k1);
     }
     seg_add(e, s, frame_at(e, k1), b - ((double) k1 - 0.5));
 }
@@ -580,47 +679,66 @@ static void crossing(struct pq_engine *e, double pos, int sign, int synthetic)
     }
 }
 
-/* Run the detector over the frames not yet seen. */
+/* One filtered reference sample y at frame position k: look for a zero
+ * crossing since the previous one, D frames earlier. */
+static void detect_at(struct pq_engine *e, double k, double y)
+{
+    /* hysteresis: a crossing counts once the half cycle before it reached
+     * a tenth of the previous one's peak (and 1 % of Udin) */
+    double thr = fmax(0.1 * e->amp, e->thr_min);
+    int sign = 0;
+
+    if (fabs(y) > e->amp_run) {
+        e->amp_run = fabs(y);
+    }
+    if (e->y_prev < 0 && y >= 0 && e->last_sign <= 0) {
+        sign = 1;
+    } else if (e->y_prev > 0 && y <= 0 && e->last_sign >= 0) {
+        sign = -1;
+    }
+    if (sign && e->amp_run > thr &&
+        (e->last_cross < 0 || k - e->last_cross > e->cfg.fs_hz / F_MAX_HZ / 2.0)) {
+        double pos = k - e->dec * (1.0 - e->y_prev / (e->y_prev - y));
+
+        crossing(e, pos, sign, 0);
+        e->amp = e->amp_run;
+        e->amp_run = 0;
+    } else if (e->last_cross >= 0 && k - e->last_cross > 1.5 * e->half_nominal) {
+        /* no voltage: assume the nominal half period (the windows and
+         * Urms(1/2) go on through an interruption) */
+        crossing(e, e->last_cross + e->half_nominal, e->last_sign > 0 ? -1 : 1, 1);
+        e->amp = 0;
+    }
+    e->y_prev = y;
+}
+
+/* Run the detector over the frames not yet seen.  The reference is first
+ * averaged over D frames (about 128 samples per nominal cycle remain): the
+ * band-pass is an IIR, serial by nature, and needs no more.  The average
+ * delays the reference by (D - 1)/2 frames, the same for every crossing,
+ * so cycle lengths are unchanged; the crossings are placed on that
+ * delayed time line, which only shifts where the windows start. */
 static void detect(struct pq_engine *e)
 {
     int ua = e->ch_of[PQ_ROLE_UA];
     int ub = e->ch_of[PQ_ROLE_UB];
     int delta = e->cfg.wiring == PQ_WIRING_DELTA;
     int64_t end = e->base + (int64_t) e->len;
+    double half = (e->dec - 1) / 2.0;
 
     for (; e->next_frame < end; e->next_frame++) {
         const float *x = frame_at(e, e->next_frame);
+
         /* delta: the reference is the line-line voltage AB */
-        double v = delta ? (double) x[ua] - x[ub] : x[ua];
-        double y = biquad(e->bq[1], e->bz[1], biquad(e->bq[0], e->bz[0], v));
-        double k = (double) e->next_frame;
-        /* hysteresis: a crossing counts once the half cycle before it
-         * reached a tenth of the previous one's peak (and 1 % of Udin) */
-        double thr = fmax(0.1 * e->amp, e->thr_min);
-        int sign = 0;
+        e->dec_sum += delta ? (double) x[ua] - x[ub] : x[ua];
+        if (++e->dec_n == e->dec) {
+            double v = e->dec_sum / e->dec;
+            double y = biquad(e->bq[1], e->bz[1], biquad(e->bq[0], e->bz[0], v));
 
-        if (fabs(y) > e->amp_run) {
-            e->amp_run = fabs(y);
+            detect_at(e, (double) e->next_frame - half, y);
+            e->dec_sum = 0;
+            e->dec_n = 0;
         }
-        if (e->y_prev < 0 && y >= 0 && e->last_sign <= 0) {
-            sign = 1;
-        } else if (e->y_prev > 0 && y <= 0 && e->last_sign >= 0) {
-            sign = -1;
-        }
-        if (sign && e->amp_run > thr &&
-            (e->last_cross < 0 || k - e->last_cross > e->cfg.fs_hz / F_MAX_HZ / 2.0)) {
-            double pos = k - 1.0 + e->y_prev / (e->y_prev - y);
-
-            crossing(e, pos, sign, 0);
-            e->amp = e->amp_run;
-            e->amp_run = 0;
-        } else if (e->last_cross >= 0 && k - e->last_cross > 1.5 * e->half_nominal) {
-            /* no voltage: assume the nominal half period (the windows and
-             * Urms(1/2) go on through an interruption) */
-            crossing(e, e->last_cross + e->half_nominal, e->last_sign > 0 ? -1 : 1, 1);
-            e->amp = 0;
-        }
-        e->y_prev = y;
     }
 }
 
@@ -868,6 +986,54 @@ static void compact(struct pq_engine *e)
     e->base += (int64_t) drop;
 }
 
+/* Append n frames; returns non-zero if any sample is NaN (missing). */
+static int copy_frames(struct pq_engine *e, const float *x, size_t n)
+{
+    size_t count = n * e->cfg.nch;
+    float *dst = e->buf + e->len * e->cfg.nch;
+    int missing = 0;
+
+    typedef float v4f __attribute__((vector_size(16)));
+    typedef int v4i __attribute__((vector_size(16)));
+    v4i any = {0, 0, 0, 0};
+    size_t i = 0;
+
+    memcpy(dst, x, count * sizeof(float));
+    for (; i + 4 <= count; i += 4) { /* NaN != NaN; 4 lanes at a time */
+        v4f v;
+
+        memcpy(&v, x + i, sizeof(v));
+        any |= v != v;
+    }
+    for (; i < count; i++) {
+        missing |= x[i] != x[i];
+    }
+    return missing | any[0] | any[1] | any[2] | any[3];
+}
+
+/* The rare path: zero the missing samples and remember where they were. */
+static void mark_missing(struct pq_engine *e, const float *x, size_t n)
+{
+    size_t nch = e->cfg.nch;
+    float *dst = e->buf + e->len * nch;
+
+    for (size_t k = 0; k < n; k++) {
+        int missing = 0;
+
+        for (size_t ch = 0; ch < nch; ch++) {
+            if (isnan(x[k * nch + ch])) {
+                dst[k * nch + ch] = 0.0f;
+                missing = 1;
+            }
+        }
+        if (missing) {
+            double pos = (double) (e->base + (int64_t) (e->len + k));
+
+            add_run(e->nans, &e->nnan, NAN_RUNS, pos - 0.5, pos + 0.5);
+        }
+    }
+}
+
 void pq_engine_feed(struct pq_engine *e, const float *x, size_t n)
 {
     size_t nch = e->cfg.nch;
@@ -895,20 +1061,8 @@ void pq_engine_feed(struct pq_engine *e, const float *x, size_t n)
         }
         take = n < room ? n : room;
         take = take < pass ? take : pass;
-        for (size_t k = 0; k < take; k++) {
-            const float *in = x + k * nch;
-            float *dst = e->buf + (e->len + k) * nch;
-            int missing = 0;
-
-            for (size_t ch = 0; ch < nch; ch++) {
-                missing |= isnan(in[ch]);
-                dst[ch] = isnan(in[ch]) ? 0.0f : in[ch];
-            }
-            if (missing) {
-                double pos = (double) (e->base + (int64_t) (e->len + k));
-
-                add_run(e->nans, &e->nnan, NAN_RUNS, pos - 0.5, pos + 0.5);
-            }
+        if (copy_frames(e, x, take)) {
+            mark_missing(e, x, take);
         }
         e->len += take;
         x += take * nch;
