@@ -61,7 +61,7 @@ BENCH_BINS := $(BENCH_SRCS:%.c=$(BUILD)/%)
 PQGATE := $(BUILD)/pqgate
 
 .PHONY: all deps check check-build check-run demo bench bench-run install \
-        format clean unit integration
+        format clean unit integration fuzz
 
 all: $(PQGATE)
 
@@ -115,6 +115,29 @@ bench: deps
 
 bench-run: $(BENCH_BINS)
 	@for b in $(BENCH_BINS); do echo "== $$b"; $$b || exit 1; done
+
+# libFuzzer targets (clang): each tests/fuzz/fuzz_<parser>.c is built with
+# the library's sources and run for FUZZ_SECONDS on tests/fuzz/corpus/<parser>/
+# (new inputs go to build/fuzz/corpus-<parser>/, the seeds stay as they are).
+FUZZ_SECONDS ?= 60
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+              -std=c11 -D_GNU_SOURCE -I. -DPQGATE_VERSION='"$(VERSION)"' \
+              -DPQGATE_SYSCONFDIR='"$(SYSCONFDIR)"'
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRCS)
+	@mkdir -p $(@D)
+	clang $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $@ $< $(filter-out gateway/%,$(LIB_SRCS)) \
+		$(PKG_LIBS) -lm -lpthread
+
+fuzz: deps
+	@sh packaging/deps.sh fuzz
+	@$(MAKE) --no-print-directory $(FUZZ_BINS)
+	@for f in $(FUZZ_BINS); do n=$${f##*/fuzz_}; mkdir -p build/fuzz/corpus-$$n; \
+		echo "== $$f ($(FUZZ_SECONDS) s)"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			build/fuzz/corpus-$$n tests/fuzz/corpus/$$n || exit 1; done
 
 install: $(PQGATE)
 	install -D -m 0755 $(PQGATE) $(DESTDIR)$(PREFIX)/bin/pqgate

@@ -9,6 +9,7 @@
 set -u
 
 # The one package list, by what needs it.  Later issues add to it.
+# `deps.sh fuzz` adds what `make fuzz` needs.
 PACKAGES=
 # build: the compiler, make, and pkg-config (the Makefile finds libraries with it)
 PACKAGES="$PACKAGES gcc make pkg-config"
@@ -17,6 +18,10 @@ PACKAGES="$PACKAGES gcc make pkg-config"
 PACKAGES="$PACKAGES libyaml-dev libsystemd-dev libfftw3-dev libiio-dev"
 # tests: cmocka (tests/unit/), pytest on Debian's python3 (tests/integration/)
 PACKAGES="$PACKAGES libcmocka-dev python3 python3-pytest"
+# fuzzing: clang with libFuzzer and the sanitizer runtimes
+if [ "${1:-}" = fuzz ]; then
+    PACKAGES="$PACKAGES clang libclang-rt-14-dev"
+fi
 
 # Status of every package in one call; a package dpkg has never heard of is
 # absent from the output (dpkg-query then exits 1 and complains on stderr).
