@@ -356,6 +356,21 @@ void pq_engine_free(struct pq_engine *e)
     free(e);
 }
 
+void pq_engine_flag_open(struct pq_engine *e, int64_t from_ns)
+{
+    if (e->nflags > 0 && isinf(e->flags[e->nflags - 1].b)) {
+        return; /* one is open: it covers this too */
+    }
+    add_run(e->flags, &e->nflags, FLAG_RUNS, (double) from_ns, INFINITY);
+}
+
+void pq_engine_flag_close(struct pq_engine *e, int64_t to_ns)
+{
+    if (e->nflags > 0 && isinf(e->flags[e->nflags - 1].b)) {
+        e->flags[e->nflags - 1].b = (double) to_ns;
+    }
+}
+
 int64_t pq_engine_now_ns(const struct pq_engine *e)
 {
     return pos_to_ns(e, (double) (e->base + (int64_t) e->len));
@@ -948,7 +963,11 @@ static void run_windows(struct pq_engine *e)
 {
     double have = (double) (e->base + (int64_t) e->len);
 
-    while (e->nwin > 0 && e->win[0].done && e->win[0].b + (double) e->margin < have) {
+    /* A window waits for its resampler margin and for the crossings one
+     * cycle past its end: the event detectors have then seen every
+     * Urms(1/2) that overlaps it, and flagged it if need be (4.7). */
+    while (e->nwin > 0 && e->win[0].done && e->win[0].b + (double) e->margin < have &&
+           e->last_cross >= e->win[0].b + 1.8 * e->half_nominal) {
         /* its half cycles must still be in the ring (50-ms passes ensure
          * it); if not, drop the window rather than measure garbage */
         if (e->nseg - e->win[0].first_seg <= SEG_RING) {

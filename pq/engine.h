@@ -107,6 +107,13 @@ void pq_engine_feed(struct pq_engine *e, const float *x, size_t n);
  * ahead of the basic window). */
 void pq_engine_flag(struct pq_engine *e, int64_t from_ns, int64_t to_ns);
 
+/* An event in progress: flag from from_ns on, until pq_engine_flag_close()
+ * gives its end.  Windows ending after from_ns wait for nothing: they are
+ * flagged as they are emitted.  One open flag at a time; opening again
+ * extends the one that is open. */
+void pq_engine_flag_open(struct pq_engine *e, int64_t from_ns);
+void pq_engine_flag_close(struct pq_engine *e, int64_t to_ns);
+
 /* Time of the next frame to be fed (UTC ns). */
 int64_t pq_engine_now_ns(const struct pq_engine *e);
 
