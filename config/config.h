@@ -224,6 +224,38 @@ struct tcp_peer_cfg {
     struct cfg_list devices; /* struct device_cfg (unit ids behind the peer) */
 };
 
+/* events: dip, swell, interruption, RVC and current thresholds */
+enum event_reference_cfg {
+    EVENT_REF_FIXED,   /* % of the declared input voltage */
+    EVENT_REF_SLIDING, /* % of the sliding reference (MV) */
+};
+
+struct events_cfg {
+    int enabled;
+    double dip_pct, swell_pct, interruption_pct, hysteresis_pct;
+    int reference; /* enum event_reference_cfg */
+    double rvc_pct, rvc_hysteresis_pct; /* rvc 0: off */
+    double current_nominal_a;           /* 0: no current sags and swells */
+    double current_sag_pct, current_swell_pct;
+};
+
+/* capture: waveform captures to COMTRADE */
+enum capture_format_cfg {
+    CAPTURE_BINARY32,
+    CAPTURE_FLOAT32,
+    CAPTURE_ASCII,
+};
+
+struct capture_cfg {
+    int on_events;      /* capture every dip, swell and interruption */
+    char *dir;          /* where the .cfg/.dat pairs go */
+    int format;         /* enum capture_format_cfg */
+    int resolution;     /* samples per cycle: 512, 256, 128, 64, 32 or 16 */
+    int pre_cycles, post_cycles;
+    int max_count;      /* retention: oldest deleted first */
+    uint64_t max_bytes;
+};
+
 /* logging */
 enum log_target_cfg {
     LOG_TARGET_STDERR,
@@ -241,6 +273,8 @@ struct pqgate_cfg {
     struct meter_cfg meter;
     struct cfg_list buses; /* struct serial_bus_cfg */
     struct cfg_list peers; /* struct tcp_peer_cfg */
+    struct events_cfg events;
+    struct capture_cfg capture;
     struct logging_cfg logging;
 };
 
@@ -251,6 +285,8 @@ extern const struct cfg_schema meter_schema;      /* cfg_meter.c */
 extern const struct cfg_schema sim_schema;        /* cfg_sim.c */
 extern const struct cfg_schema serial_bus_schema; /* cfg_modbus.c */
 extern const struct cfg_schema tcp_peer_schema;   /* cfg_modbus.c */
+extern const struct cfg_schema events_schema;     /* cfg_events.c */
+extern const struct cfg_schema capture_schema;    /* cfg_events.c */
 
 /* Load and validate the daemon's config file with --set overrides.
  * Returns 0 and the config in *out (free with pqgate_cfg_free()), or a

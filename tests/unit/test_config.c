@@ -509,6 +509,44 @@ static void test_print_output_loads_back_identically(void **state)
     cfg_diag_fini(&d);
 }
 
+static void test_events_thresholds_that_overlap_are_rejected(void **state)
+{
+    struct pqgate_cfg *c;
+    struct cfg_diag d;
+
+    (void) state;
+    assert_int_equal(load("gateway: {id: a}\nevents: {dip: 50 %, interruption: 49 %}\n", NULL,
+                          0, &c, &d),
+                     -PQ_ECONFIG);
+    assert_int_equal(d.n, 1);
+    assert_error(&d, "t.yaml:2:35: events.interruption: the interruption threshold plus the "
+                     "hysteresis must stay below the dip threshold (50 %)");
+    cfg_diag_fini(&d);
+}
+
+static void test_capture_beyond_the_pm8000_range_is_rejected_at_its_key(void **state)
+{
+    struct pqgate_cfg *c;
+    struct cfg_diag d;
+
+    (void) state;
+    /* 512 samples per cycle for 320 cycles is the longest at that resolution */
+    assert_int_equal(load("gateway: {id: a}\ncapture: {resolution: 512, pre_cycles: 20, "
+                          "post_cycles: 300}\n",
+                          NULL, 0, &c, &d),
+                     0);
+    assert_int_equal(c->capture.resolution, 512);
+    pqgate_cfg_free(c);
+    cfg_diag_fini(&d);
+    assert_int_equal(load("gateway: {id: a}\ncapture: {resolution: 512, pre_cycles: 20, "
+                          "post_cycles: 301}\n",
+                          NULL, 0, &c, &d),
+                     -PQ_ECONFIG);
+    assert_error(&d, "t.yaml:2:57: capture.post_cycles: 20 + 301 cycles at 512 samples per "
+                     "cycle exceed 163840 samples per channel");
+    cfg_diag_fini(&d);
+}
+
 static void test_print_keeps_every_digit_of_a_quantity(void **state)
 {
     const char *sets[] = {"meter.ct.primary=1234.5678 A", "meter.pt.primary=11 kV"};
@@ -734,6 +772,8 @@ int main(void)
         cmocka_unit_test(test_set_errors_name_the_set),
         cmocka_unit_test(test_set_and_file_errors_are_reported_together),
         cmocka_unit_test(test_print_output_loads_back_identically),
+        cmocka_unit_test(test_events_thresholds_that_overlap_are_rejected),
+        cmocka_unit_test(test_capture_beyond_the_pm8000_range_is_rejected_at_its_key),
         cmocka_unit_test(test_print_keeps_every_digit_of_a_quantity),
         cmocka_unit_test(test_load_file_that_does_not_exist_says_so),
         cmocka_unit_test(test_schema_every_type_parses_and_defaults),
