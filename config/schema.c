@@ -1065,6 +1065,9 @@ int cfg_load(const struct cfg_schema *root, const char *name, const uint8_t *buf
         return rc;
     }
     root_id = yaml_document_get_root_node(&ctx.doc) ? 1 : 0;
+    if (root_id && is_null_scalar(yaml_document_get_node(&ctx.doc, root_id))) {
+        root_id = 0; /* a file that is just "~" or "null": as if empty */
+    }
     if (!root_id && nsets) {
         /* an empty file: give the overrides a root to hang from */
         root_id = add_mapping(&ctx, 0);

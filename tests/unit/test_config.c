@@ -469,6 +469,24 @@ static void test_set_errors_name_the_set(void **state)
     cfg_diag_fini(&d);
 }
 
+/* Found by fuzz_config: a null document with an override aborted in
+ * libyaml (the override was grafted onto a scalar). */
+static void test_set_on_a_null_document_builds_the_sections(void **state)
+{
+    const char *sets[] = {"gateway.id=g", "meter.sme=."};
+    struct pqgate_cfg *c;
+    struct cfg_diag d;
+
+    (void) state;
+    assert_int_equal(load("~\n", sets, 1, &c, &d), 0);
+    assert_string_equal(c->gateway.id, "g");
+    pqgate_cfg_free(c);
+    cfg_diag_fini(&d);
+    assert_int_equal(load("~\n", sets, 2, &c, &d), -PQ_ECONFIG);
+    assert_error(&d, "--set 'meter.sme=.': unknown key 'sme' in meter (did you mean 'sim'?)");
+    cfg_diag_fini(&d);
+}
+
 static void test_set_and_file_errors_are_reported_together(void **state)
 {
     const char *sets[] = {"meter.wiring=star"};
@@ -770,6 +788,7 @@ int main(void)
         cmocka_unit_test(test_set_overrides_a_value_of_the_file),
         cmocka_unit_test(test_set_creates_sections_and_list_items),
         cmocka_unit_test(test_set_errors_name_the_set),
+        cmocka_unit_test(test_set_on_a_null_document_builds_the_sections),
         cmocka_unit_test(test_set_and_file_errors_are_reported_together),
         cmocka_unit_test(test_print_output_loads_back_identically),
         cmocka_unit_test(test_events_thresholds_that_overlap_are_rejected),
