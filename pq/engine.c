@@ -48,6 +48,7 @@
 #define TEN_S_NS    10000000000LL
 #define F_MIN_HZ    40.0 /* below: no valid crossing pair (IEC range 42.5 Hz) */
 #define F_MAX_HZ    75.0
+#define PERIODS     9 /* cycle lengths in the period estimate (a median) */
 #define SETTLE                                            \
     10 /* positive crossings before the first window: the \
           band-pass's start-up transient has decayed */
@@ -122,6 +123,9 @@ struct pq_engine {
     double f10_cycles, f10_dur;
     double last_pos_cross; /* last positive crossing, -1 if none */
     int settled;           /* positive crossings seen, up to SETTLE */
+    double periods[PERIODS]; /* last cycle lengths, frames */
+    int nperiods;
+    double t_est;          /* their median: the length of a Urms(1/2) window */
     unsigned f10_flags;
 
     struct run nans[NAN_RUNS];
@@ -561,12 +565,46 @@ static const struct seg *seg_get(const struct pq_engine *e, uint64_t seq)
     return &e->seg[seq % SEG_RING];
 }
 
+/* Urms(1/2) (5.4.2): the RMS over one cycle ending at the latest crossing.
+ * The window is exactly one period long: the median of the last cycle
+ * lengths, not the distance between the last crossings, which a sudden
+ * change of amplitude moves for a cycle or two (any filter before the
+ * detector does); over a whole period the starting phase does not
+ * matter.  The two half cycles give the sums; the difference between
+ * their start and the window's start is added or taken away. */
 static void emit_halfcycle(struct pq_engine *e)
 {
     const struct seg *s0 = seg_get(e, e->nseg - 2), *s1 = seg_get(e, e->nseg - 1);
-    double n = s1->b - s0->a;
+    double n = e->t_est > 0 ? e->t_est : s1->b - s0->a;
+    double a = s1->b - n;
+    struct seg t = *s0, edge;
     struct pq_halfcycle h;
+    double sign = 1.0;
 
+    for (size_t ch = 0; ch < PQ_MAX_CH; ch++) {
+        t.sq[ch] += s1->sq[ch];
+    }
+    for (int ph = 0; ph < 3; ph++) {
+        t.sq_ph[ph] += s1->sq_ph[ph];
+        t.sq_ll[ph] += s1->sq_ll[ph];
+    }
+    t.sq_in += s1->sq_in;
+    if (fabs(a - s0->a) > 1e-9) {
+        if (a > s0->a) {
+            seg_sum(e, &edge, s0->a, a); /* the half cycles start too early */
+            sign = -1.0;
+        } else {
+            seg_sum(e, &edge, a, s0->a); /* too late */
+        }
+        for (size_t ch = 0; ch < PQ_MAX_CH; ch++) {
+            t.sq[ch] += sign * edge.sq[ch];
+        }
+        for (int ph = 0; ph < 3; ph++) {
+            t.sq_ph[ph] += sign * edge.sq_ph[ph];
+            t.sq_ll[ph] += sign * edge.sq_ll[ph];
+        }
+        t.sq_in += sign * edge.sq_in;
+    }
     memset(&h, 0, sizeof(h));
     h.t_ns = pos_to_ns(e, s1->b);
     h.period_s = n / e->cfg.fs_hz;
@@ -575,19 +613,45 @@ static void emit_halfcycle(struct pq_engine *e)
     for (int ph = 0; ph < e->nph; ph++) {
         int ic = e->ch_of[PQ_ROLE_IA + ph];
 
-        h.u_rms[ph] = sqrt((s0->sq_ph[ph] + s1->sq_ph[ph]) / n);
-        h.u_ll_rms[ph] = sqrt((s0->sq_ll[ph] + s1->sq_ll[ph]) / n);
+        h.u_rms[ph] = sqrt(fmax(t.sq_ph[ph], 0.0) / n);
+        h.u_ll_rms[ph] = sqrt(fmax(t.sq_ll[ph], 0.0) / n);
         if (ic >= 0) {
-            h.i_rms[ph] = sqrt((s0->sq[ic] + s1->sq[ic]) / n);
+            h.i_rms[ph] = sqrt(fmax(t.sq[ic], 0.0) / n);
         }
     }
     if (e->ch_of[PQ_ROLE_IN] >= 0) {
-        h.i_rms[3] =
-            sqrt((s0->sq[e->ch_of[PQ_ROLE_IN]] + s1->sq[e->ch_of[PQ_ROLE_IN]]) / n);
+        h.i_rms[3] = sqrt(fmax(t.sq[e->ch_of[PQ_ROLE_IN]], 0.0) / n);
     } else if (e->has_in) {
-        h.i_rms[3] = sqrt((s0->sq_in + s1->sq_in) / n);
+        h.i_rms[3] = sqrt(fmax(t.sq_in, 0.0) / n);
     }
     e->out.halfcycle(e->out.ctx, &h);
+}
+
+/* The median of the last PERIODS cycle lengths: one cycle disturbed by a
+ * step cannot move it. */
+static void update_period(struct pq_engine *e, double period)
+{
+    double v[PERIODS];
+    int n;
+
+    if (e->nperiods == PERIODS) {
+        memmove(e->periods, e->periods + 1, (PERIODS - 1) * sizeof(double));
+        e->nperiods--;
+    }
+    e->periods[e->nperiods++] = period;
+    n = e->nperiods;
+    memcpy(v, e->periods, (size_t) n * sizeof(double));
+    for (int i = 1; i < n; i++) { /* insertion sort of at most 9 */
+        double x = v[i];
+        int j = i - 1;
+
+        while (j >= 0 && v[j] > x) {
+            v[j + 1] = v[j];
+            j--;
+        }
+        v[j + 1] = x;
+    }
+    e->t_est = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
 }
 
 /* ---- windows and frequency ---------------------------------------------------- */
@@ -638,6 +702,9 @@ static void positive_crossing(struct pq_engine *e, double pos)
     int64_t t = pos_to_ns(e, pos);
     int resync = 0;
 
+    if (e->last_pos_cross >= 0) {
+        update_period(e, pos - e->last_pos_cross);
+    }
     if (e->settled < SETTLE) {
         e->settled++;
         e->last_pos_cross = pos;
@@ -981,7 +1048,10 @@ static void run_windows(struct pq_engine *e)
 /* Drop frames no open window, half cycle or margin needs any more. */
 static void compact(struct pq_engine *e)
 {
-    double keep = e->last_cross >= 0 ? e->last_cross : (double) e->next_frame;
+    /* the Urms(1/2) window may reach a little before the two last half
+     * cycles: keep a cycle and a half */
+    double keep = e->last_cross >= 0 ? e->last_cross - 3.0 * e->half_nominal
+                                     : (double) e->next_frame;
     int64_t first;
     size_t drop;
 
