@@ -19,6 +19,7 @@
 #include "drivers/adc/comtrade_load.h"
 #include "pq/comtrade.h"
 #include "pq/err.h"
+#include "pq/flicker.h"
 #include "pq/meter.h"
 
 #define EXIT_USAGE 2
@@ -32,6 +33,7 @@ struct analyze_opts {
     unsigned levels;
     double il_a;
     int events, flicker;
+    int lamp; /* enum pq_lamp; -1: by the nominal frequency */
 };
 
 struct printer {
@@ -88,6 +90,42 @@ static void on_freq10s(void *ctx, int64_t start_ns, int64_t end_ns, double f_hz,
             "{\"type\":\"freq10s\",\"start\":\"%s\",\"end\":\"%s\",\"flagged\":%s,"
             "\"freq_hz\":%.4f}\n",
             a, b, (flags & PQ_REC_FLAGGED) ? "true" : "false", f_hz);
+}
+
+/* {"type":"flicker"|"flicker_plt","start":...,"end":...,"pst"|"plt":[...]} */
+static void print_flicker(struct printer *p, const char *type, const char *key, int64_t start,
+                          int64_t end, const double *v, int nph, unsigned flags)
+{
+    char a[32], b[32];
+
+    pq_time_iso(a, sizeof(a), start);
+    pq_time_iso(b, sizeof(b), end);
+    fprintf(p->f, "{\"type\":\"%s\",\"start\":\"%s\",\"end\":\"%s\",\"flagged\":%s,", type,
+            a, b, (flags & PQ_REC_FLAGGED) ? "true" : "false");
+    if (flags & PQ_REC_PARTIAL) {
+        fputs("\"partial\":true,", p->f);
+    }
+    fprintf(p->f, "\"%s\":[", key);
+    for (int ph = 0; ph < nph; ph++) {
+        if (isfinite(v[ph])) {
+            fprintf(p->f, "%s%.4f", ph ? "," : "", v[ph]);
+        } else {
+            fprintf(p->f, "%snull", ph ? "," : "");
+        }
+    }
+    fputs("]}\n", p->f);
+}
+
+static void on_flicker(void *ctx, int64_t start, int64_t end, const double pst[3], int nph,
+                       unsigned flags)
+{
+    print_flicker(ctx, "flicker", "pst", start, end, pst, nph, flags);
+}
+
+static void on_flicker_plt(void *ctx, int64_t start, int64_t end, const double plt[3], int nph,
+                           unsigned flags)
+{
+    print_flicker(ctx, "flicker_plt", "plt", start, end, plt, nph, flags);
 }
 
 static void on_energy(void *ctx, const struct pq_meter_energy *e)
@@ -217,27 +255,30 @@ static double first_rms(const struct pq_comtrade *ct, const struct mapping *m, s
     return used ? sqrt(sum / (double) used) : 0.0;
 }
 
-/* The standard nominal voltage closest (in ratio) to u: IEC 60038 low
- * voltages (L-N and L-L), instrument-transformer secondaries, and MV/HV
- * system voltages with their L-N values. */
-static double closest_nominal(double u)
+/* The standard nominal voltage closest (in ratio) to u: IEC 60038 values,
+ * line-neutral (wye, single phase) or line-line (delta), including the
+ * instrument-transformer secondaries and MV/HV systems.  The L-N list
+ * keeps the standard's own L-N values (230 V, not 400/sqrt(3)). */
+static double closest_nominal(double u, int line_to_line)
 {
-    static const double ll[] = {100,   110,    120,    208,    220,   230,   240,
-                                380,   400,    415,    480,    600,   690,   1000,
-                                3300,  6600,   11000,  13800,  20000, 22000, 33000,
-                                66000, 110000, 132000, 220000, 400000};
+    static const double ln[] = {57.735, 63.509, 66.395, 100,    110,    115,    120,    127,
+                                220,    230,    240,    277,    347,    400,    1905.3, 3810.5,
+                                6350.9, 7967.4, 11547,  12702,  19053,  38105,  63509,  76210,
+                                127017, 230940};
+    static const double ll[] = {100,   110,   115,   120,   208,    220,    230,    240,
+                                380,   400,   415,   440,   480,    600,    690,    1000,
+                                3300,  6600,  11000, 13800, 20000,  22000,  33000,  66000,
+                                110000, 132000, 220000, 400000};
+    const double *list = line_to_line ? ll : ln;
+    size_t n = line_to_line ? sizeof(ll) / sizeof(ll[0]) : sizeof(ln) / sizeof(ln[0]);
     double best = 230.0, best_err = INFINITY;
 
-    for (size_t i = 0; i < sizeof(ll) / sizeof(ll[0]); i++) {
-        double cand[2] = {ll[i], ll[i] / sqrt(3.0)};
+    for (size_t i = 0; i < n; i++) {
+        double err = fabs(log(u / list[i]));
 
-        for (int k = 0; k < 2; k++) {
-            double err = fabs(log(u / cand[k]));
-
-            if (err < best_err) {
-                best_err = err;
-                best = cand[k];
-            }
+        if (err < best_err) {
+            best_err = err;
+            best = list[i];
         }
     }
     return best;
@@ -268,6 +309,11 @@ static int run_meter(const struct analyze_opts *o, const struct pq_comtrade *ct,
         .ctx = p,
     };
     struct pq_meter_cfg cfg;
+
+    if (o->flicker) {
+        out.flicker = on_flicker;
+        out.flicker_plt = on_flicker_plt;
+    }
     struct pq_meter *meter = NULL;
     float *chunk;
     const char *why = NULL;
@@ -287,12 +333,16 @@ static int run_meter(const struct analyze_opts *o, const struct pq_comtrade *ct,
         : fabs(ct->line_freq_hz - 60.0) < fabs(ct->line_freq_hz - 50.0) ? 60.0
                                                                         : 50.0;
     cfg.engine.udin_v =
-        o->udin_v > 0 ? o->udin_v : closest_nominal(first_rms(ct, m, 0, fs));
+        o->udin_v > 0 ? o->udin_v : closest_nominal(first_rms(ct, m, 0, fs), 0);
     cfg.engine.il_a = o->il_a;
     cfg.engine.start_ns = ct->start_ns;
     cfg.levels = o->levels;
+    cfg.flicker = o->flicker;
+    cfg.flicker_lamp = o->lamp >= 0                         ? o->lamp
+                       : cfg.engine.f_nominal_hz == 60.0 ? PQ_LAMP_120V
+                                                          : PQ_LAMP_230V;
     if (cfg.engine.wiring == PQ_WIRING_DELTA && o->udin_v <= 0) {
-        cfg.engine.udin_v = closest_nominal(first_rms(ct, m, 0, fs) * sqrt(3.0));
+        cfg.engine.udin_v = closest_nominal(first_rms(ct, m, 0, fs) * sqrt(3.0), 1);
     }
     rc = pq_meter_new(&cfg, &out, &meter, &why);
     if (rc < 0) {
@@ -393,12 +443,14 @@ static int parse_opts(int argc, char **argv, struct analyze_opts *o)
         {"max-demand-current", required_argument, NULL, 'i'},
         {"events", no_argument, NULL, 'e'},
         {"flicker", no_argument, NULL, 'k'},
+        {"lamp", required_argument, NULL, 'l'},
         {NULL, 0, NULL, 0},
     };
     int c;
 
     memset(o, 0, sizeof(*o));
     o->wiring = -1;
+    o->lamp = -1;
     o->levels = (1u << PQ_AGG_COUNT) - 1;
     optind = 1;
     opterr = 0;
@@ -442,11 +494,19 @@ static int parse_opts(int argc, char **argv, struct analyze_opts *o)
         case 'k':
             o->flicker = 1;
             break;
+        case 'l':
+            o->lamp = strcmp(optarg, "230v") == 0   ? PQ_LAMP_230V
+                      : strcmp(optarg, "120v") == 0 ? PQ_LAMP_120V
+                                                    : -2;
+            if (o->lamp == -2) {
+                return usage("--lamp: expected 230v or 120v");
+            }
+            break;
         default:
             fprintf(stderr, "pqgate analyze: unknown or incomplete option '%s'\n",
                     argv[optind - 1]);
             return usage("options: --nominal-voltage --nominal-frequency --wiring "
-                         "--aggregations --max-demand-current --events --flicker");
+                         "--aggregations --max-demand-current --events --flicker --lamp");
         }
     }
     if (optind != argc - 1) {
@@ -468,13 +528,9 @@ int cmd_analyze(int argc, char **argv)
     if (rc) {
         return rc;
     }
-    if (o.events || o.flicker) {
-        fprintf(stderr,
-                "pqgate analyze: %s are not measured yet; no such records will be "
-                "printed\n",
-                o.events && o.flicker ? "events and flicker"
-                : o.events            ? "events"
-                                      : "flicker");
+    if (o.events) {
+        fprintf(stderr, "pqgate analyze: events are not detected yet; no event records will "
+                        "be printed\n");
     }
     rc = comtrade_load(o.path, &ct, err, sizeof(err));
     if (rc < 0) {

@@ -2,11 +2,13 @@
 #include "pq/meter.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pq/aggregate.h"
 #include "pq/energy.h"
+#include "pq/flicker.h"
 #include "pq/minmax.h"
 
 struct pq_meter {
@@ -21,6 +23,20 @@ struct pq_meter {
     int has_demand;
     struct pq_demand demand[PQ_DEMAND_NQ];
     struct pq_minmax mm;
+    /* flicker: one meter per phase voltage; the Pst (Plt) of one slot are
+     * gathered and emitted together */
+    struct pq_flicker *fl[3];
+    int fl_ch[3];
+    int nfl;
+    struct fl_ctx {
+        struct pq_meter *m;
+        int ph;
+    } flctx[3];
+    struct slot {
+        int64_t start_ns, end_ns;
+        double v[3];
+        unsigned have, flags;
+    } pst, plt;
     double *min, *max;
     int64_t *tmin, *tmax;
 };
@@ -100,6 +116,81 @@ static void on_basic(void *ctx, const struct pq_interval *r, int resync)
     }
 }
 
+/* Gather one value per phase for the slot; emit when all are in (a slot
+ * that starts while another is pending flushes it first). */
+static void gather(struct pq_meter *m, struct slot *sl, int ph, int64_t start, int64_t end,
+                   double v, unsigned flags,
+                   void (*emit)(void *, int64_t, int64_t, const double *, int, unsigned))
+{
+    if (sl->have && sl->start_ns != start) {
+        if (emit) {
+            emit(m->out.ctx, sl->start_ns, sl->end_ns, sl->v, m->nfl, sl->flags | PQ_REC_PARTIAL);
+        }
+        sl->have = 0;
+    }
+    if (!sl->have) {
+        sl->start_ns = start;
+        sl->end_ns = end;
+        sl->flags = 0;
+        sl->v[0] = sl->v[1] = sl->v[2] = NAN;
+    }
+    sl->v[ph] = v;
+    sl->flags |= flags;
+    sl->have |= 1u << ph;
+    if (sl->have == (1u << m->nfl) - 1) {
+        if (emit) {
+            emit(m->out.ctx, sl->start_ns, sl->end_ns, sl->v, m->nfl, sl->flags);
+        }
+        sl->have = 0;
+    }
+}
+
+static void on_pst(void *ctx, int64_t start, int64_t end, double pst, unsigned flags)
+{
+    struct fl_ctx *c = ctx;
+
+    gather(c->m, &c->m->pst, c->ph, start, end, pst, flags, c->m->out.flicker);
+}
+
+static void on_plt(void *ctx, int64_t start, int64_t end, double plt, int n, unsigned flags)
+{
+    struct fl_ctx *c = ctx;
+
+    (void) n;
+    gather(c->m, &c->m->plt, c->ph, start, end, plt, flags, c->m->out.flicker_plt);
+}
+
+static int open_flicker(struct pq_meter *m)
+{
+    const struct pq_engine_cfg *e = &m->cfg.engine;
+    int nph = e->wiring == PQ_WIRING_SINGLE ? 1 : 3;
+
+    for (int ph = 0; ph < nph; ph++) {
+        struct pq_flicker_out fo = {.pst = on_pst, .plt = on_plt};
+        int rc;
+
+        m->fl_ch[ph] = -1;
+        for (size_t ch = 0; ch < e->nch; ch++) {
+            if (e->role[ch] == PQ_ROLE_UA + ph) {
+                m->fl_ch[ph] = (int) ch;
+            }
+        }
+        if (m->fl_ch[ph] < 0) {
+            return -EINVAL;
+        }
+        m->flctx[ph].m = m;
+        m->flctx[ph].ph = ph;
+        fo.ctx = &m->flctx[ph];
+        rc = pq_flicker_new(e->fs_hz, e->f_nominal_hz, m->cfg.flicker_lamp,
+                            e->udin_v > 0 ? e->udin_v : 230.0, e->start_ns, &fo, &m->fl[ph]);
+        if (rc < 0) {
+            return rc;
+        }
+        m->nfl = ph + 1;
+    }
+    return 0;
+}
+
 static void on_freq10s(void *ctx, int64_t start_ns, int64_t end_ns, double f_hz,
                        unsigned flags)
 {
@@ -161,6 +252,11 @@ int pq_meter_new(const struct pq_meter_cfg *cfg, const struct pq_meter_out *out,
         }
         m->has_demand = 1;
     }
+    if (cfg->flicker && (rc = open_flicker(m)) < 0) {
+        *why = "flicker: a sample rate of 1 to 200 kHz and a voltage per phase are needed";
+        pq_meter_free(m);
+        return rc;
+    }
     rc = pq_engine_new(&cfg->engine, &eo, &m->engine, why);
     if (rc == 0) {
         rc = pq_agg_new(cfg->engine.f_nominal_hz == 60.0 ? 12 : 10, cfg->engine.udin_v,
@@ -176,11 +272,19 @@ int pq_meter_new(const struct pq_meter_cfg *cfg, const struct pq_meter_out *out,
 
 void pq_meter_feed(struct pq_meter *m, const float *x, size_t n)
 {
+    /* the engine first: its event flags must reach the flickermeters
+     * before they close the slot the samples fall in */
     pq_engine_feed(m->engine, x, n);
+    for (int ph = 0; ph < m->nfl; ph++) {
+        pq_flicker_feed(m->fl[ph], x + m->fl_ch[ph], m->cfg.engine.nch, n);
+    }
 }
 
 void pq_meter_finish(struct pq_meter *m)
 {
+    for (int ph = 0; ph < m->nfl; ph++) {
+        pq_flicker_finish(m->fl[ph]);
+    }
     pq_agg_flush(m->agg, on_aggregate, m);
     emit_energy(m);
 }
@@ -192,6 +296,9 @@ void pq_meter_free(struct pq_meter *m)
     }
     pq_engine_free(m->engine);
     pq_agg_free(m->agg);
+    for (int ph = 0; ph < 3; ph++) {
+        pq_flicker_free(m->fl[ph]);
+    }
     free(m->min);
     free(m->max);
     free(m->tmin);

@@ -29,6 +29,12 @@ struct pq_meter_out {
                     unsigned flags);
     void (*halfcycle)(void *ctx, const struct pq_halfcycle *h);
     void (*energy)(void *ctx, const struct pq_meter_energy *e);
+    /* IEC 61000-4-15 Pst of a 10-min UTC slot and Plt of a 2-h slot, one
+     * value per phase voltage (nph of them) */
+    void (*flicker)(void *ctx, int64_t start_ns, int64_t end_ns, const double pst[3], int nph,
+                    unsigned flags);
+    void (*flicker_plt)(void *ctx, int64_t start_ns, int64_t end_ns, const double plt[3],
+                        int nph, unsigned flags);
     void *ctx; /* every callback may be NULL */
 };
 
@@ -48,6 +54,8 @@ struct pq_meter_cfg {
     int demand_method;       /* enum pq_demand_method */
     double demand_interval_s; /* 0: no demand */
     int demand_subintervals; /* sliding block; 1 otherwise */
+    int flicker;              /* run a flickermeter per phase voltage */
+    int flicker_lamp;         /* enum pq_lamp */
     unsigned levels;         /* bit (1u << PQ_AGG_*) per level to emit */
     int64_t energy_every_ns; /* also emit the registers this often (0: at
                                 10-min ticks and at the end only) */

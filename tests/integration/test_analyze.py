@@ -115,7 +115,7 @@ def test_analyze_60_hz_kv_recording_finds_nominal_values(pqgate_bin, tmp_path):
     path = cw.write(tmp_path / "mv", chans, 7680.0, "FLOAT32", lf=60.0)
     rc, recs, err = analyze(pqgate_bin, path)
     assert rc == 0, err
-    assert "Udin 6350.85 V, 60 Hz" in err
+    assert "Udin 6350.9 V, 60 Hz" in err
     basic = [r for r in recs if r.get("agg") == "200ms"]
     assert basic
     for r in basic:
@@ -166,3 +166,23 @@ def test_analyze_public_samples_load_and_explain_what_they_hold(pqgate_bin, shar
     assert rc in (0, 1)
     assert name in err
     assert "Traceback" not in err and "Sanitizer" not in err
+
+
+def test_analyze_flicker_table5_row_gives_pst_1(pqgate_bin, tmp_path):
+    """IEC 61000-4-15 Ed.2 Table 5: 230 V / 50 Hz, rectangular changes at
+    39 per minute, dV/V = 0.894 % give Pst = 1.00 (+-5 % allowed)."""
+    fs, seconds, fm = 3200.0, 720, 39 / 120.0
+    w, wm = 2 * math.pi * 50, 2 * math.pi * fm
+    vals = [230 * math.sqrt(2) * math.sin(w * k / fs) *
+            (1 + 0.00894 / 2 * (1 if math.sin(wm * k / fs) >= 0 else -1))
+            for k in range(int(fs * seconds))]
+    path = cw.write(tmp_path / "flk", [cw.Channel("UA", "A", "V", vals)], fs, "FLOAT32")
+    rc, recs, err = analyze(pqgate_bin, path, "--flicker", "--aggregations", "10min")
+    assert rc == 0, err
+    assert "Udin 230 V" in err
+    pst = [r for r in recs if r["type"] == "flicker"]
+    plt = [r for r in recs if r["type"] == "flicker_plt"]
+    assert len(pst) == 2 and len(plt) == 1
+    for r in pst:
+        close(r["pst"][0], 1.0, 0.02, "Pst")
+    close(plt[0]["plt"][0], 1.0, 0.02, "Plt")
