@@ -19,6 +19,7 @@
 #include "drivers/adc/comtrade_load.h"
 #include "pq/comtrade.h"
 #include "pq/err.h"
+#include "pq/event_json.h"
 #include "pq/flicker.h"
 #include "pq/meter.h"
 
@@ -42,6 +43,7 @@ struct printer {
     size_t cap;
     int failed;
     long basic; /* basic records measured */
+    int delta;  /* events name line-line phases */
 };
 
 /* ---- output ------------------------------------------------------------------- */
@@ -126,6 +128,16 @@ static void on_flicker_plt(void *ctx, int64_t start, int64_t end, const double p
                            unsigned flags)
 {
     print_flicker(ctx, "flicker_plt", "plt", start, end, plt, nph, flags);
+}
+
+static void on_event(void *ctx, const struct pq_event *ev)
+{
+    struct printer *p = ctx;
+    char line[1024];
+
+    /* direction detection is not wired into analyze yet: "unknown" */
+    pq_event_json(line, sizeof(line), ev, p->delta, "unknown", 0.0);
+    fprintf(p->f, "%s\n", line);
 }
 
 static void on_energy(void *ctx, const struct pq_meter_energy *e)
@@ -314,6 +326,9 @@ static int run_meter(const struct analyze_opts *o, const struct pq_comtrade *ct,
         out.flicker = on_flicker;
         out.flicker_plt = on_flicker_plt;
     }
+    if (o->events) {
+        out.event = on_event;
+    }
     struct pq_meter *meter = NULL;
     float *chunk;
     const char *why = NULL;
@@ -344,6 +359,14 @@ static int run_meter(const struct analyze_opts *o, const struct pq_comtrade *ct,
     if (cfg.engine.wiring == PQ_WIRING_DELTA && o->udin_v <= 0) {
         cfg.engine.udin_v = closest_nominal(first_rms(ct, m, 0, fs) * sqrt(3.0), 1);
     }
+    cfg.events = o->events;
+    cfg.ev.udin_v = cfg.engine.udin_v;
+    cfg.ev.nph = cfg.engine.wiring == PQ_WIRING_SINGLE ? 1 : 3;
+    cfg.ev.use_ll = cfg.engine.wiring == PQ_WIRING_DELTA;
+    cfg.ev.f_nominal_hz = cfg.engine.f_nominal_hz;
+    cfg.ev.rvc_pct = 5.0; /* IEC 61000-4-30 5.11 leaves it to the user: 5 %, 2.5 % */
+    cfg.ev.rvc_hysteresis_pct = 2.5;
+    p->delta = cfg.ev.use_ll;
     rc = pq_meter_new(&cfg, &out, &meter, &why);
     if (rc < 0) {
         fprintf(stderr, "pqgate analyze: %s: %s\n", o->path, why ? why : pq_strerror(rc));
@@ -520,17 +543,13 @@ int cmd_analyze(int argc, char **argv)
 {
     struct analyze_opts o;
     struct pq_comtrade *ct = NULL;
-    struct printer p = {stdout, NULL, 0, 0, 0};
+    struct printer p = {stdout, NULL, 0, 0, 0, 0};
     struct mapping m;
     char err[512];
     int rc = parse_opts(argc, argv, &o);
 
     if (rc) {
         return rc;
-    }
-    if (o.events) {
-        fprintf(stderr, "pqgate analyze: events are not detected yet; no event records will "
-                        "be printed\n");
     }
     rc = comtrade_load(o.path, &ct, err, sizeof(err));
     if (rc < 0) {

@@ -23,6 +23,8 @@ struct pq_meter {
     int has_demand;
     struct pq_demand demand[PQ_DEMAND_NQ];
     struct pq_minmax mm;
+    struct pq_events *ev;
+    int flag_open; /* a dip, swell or interruption is flagging the engine */
     /* flicker: one meter per phase voltage; the Pst (Plt) of one slot are
      * gathered and emitted together */
     struct pq_flicker *fl[3];
@@ -201,11 +203,53 @@ static void on_freq10s(void *ctx, int64_t start_ns, int64_t end_ns, double f_hz,
     }
 }
 
+/* The events that flag intervals (IEC 61000-4-30 4.7). */
+#define FLAGGING ((1u << PQ_EV_DIP) | (1u << PQ_EV_SWELL) | (1u << PQ_EV_INTERRUPTION))
+
 static void on_halfcycle(void *ctx, const struct pq_halfcycle *h)
 {
     struct pq_meter *m = ctx;
 
-    m->out.halfcycle(m->out.ctx, h);
+    if (m->ev) {
+        pq_events_halfcycle(m->ev, h);
+        /* a start that came to nothing (a dip that became an
+         * interruption and ended with it) closes here */
+        if (m->flag_open && !(pq_events_active(m->ev) & FLAGGING)) {
+            pq_engine_flag_close(m->engine, h->t_ns);
+            m->flag_open = 0;
+        }
+    }
+    if (m->out.halfcycle) {
+        m->out.halfcycle(m->out.ctx, h);
+    }
+}
+
+static void on_event_start(void *ctx, int kind, int64_t start_ns)
+{
+    struct pq_meter *m = ctx;
+
+    if ((1u << kind) & FLAGGING) {
+        pq_engine_flag_open(m->engine, start_ns);
+        m->flag_open = 1;
+    }
+}
+
+static void on_event_end(void *ctx, const struct pq_event *ev)
+{
+    struct pq_meter *m = ctx;
+
+    if ((1u << ev->kind) & FLAGGING) {
+        for (int ph = 0; ph < m->nfl; ph++) {
+            pq_flicker_flag(m->fl[ph], ev->start_ns, ev->end_ns);
+        }
+        if (m->flag_open && !(pq_events_active(m->ev) & FLAGGING)) {
+            pq_engine_flag_close(m->engine, ev->end_ns);
+            m->flag_open = 0;
+        }
+    }
+    if (m->out.event) {
+        m->out.event(m->out.ctx, ev);
+    }
 }
 
 int pq_meter_new(const struct pq_meter_cfg *cfg, const struct pq_meter_out *out,
@@ -214,11 +258,13 @@ int pq_meter_new(const struct pq_meter_cfg *cfg, const struct pq_meter_out *out,
     struct pq_engine_out eo = {
         .interval = on_basic,
         .freq10s = on_freq10s,
-        .halfcycle = out && out->halfcycle ? on_halfcycle : NULL,
+        .halfcycle = (out && out->halfcycle) || cfg->events ? on_halfcycle : NULL,
     };
     struct pq_meter *m = calloc(1, sizeof(*m));
+    const char *dummy;
     int rc;
 
+    why = why ? why : &dummy;
     if (!m) {
         return -ENOMEM;
     }
@@ -252,6 +298,17 @@ int pq_meter_new(const struct pq_meter_cfg *cfg, const struct pq_meter_out *out,
         }
         m->has_demand = 1;
     }
+    if (cfg->events) {
+        struct pq_events_out evo = {.start = on_event_start, .end = on_event_end, .ctx = m};
+
+        rc = pq_events_new(&cfg->ev, &evo, &m->ev);
+        if (rc < 0) {
+            *why = "events: thresholds out of order (interruption < dip < 100 % < swell, "
+                   "with room for the hysteresis)";
+            pq_meter_free(m);
+            return rc;
+        }
+    }
     if (cfg->flicker && (rc = open_flicker(m)) < 0) {
         *why = "flicker: a sample rate of 1 to 200 kHz and a voltage per phase are needed";
         pq_meter_free(m);
@@ -282,6 +339,9 @@ void pq_meter_feed(struct pq_meter *m, const float *x, size_t n)
 
 void pq_meter_finish(struct pq_meter *m)
 {
+    if (m->ev) {
+        pq_events_finish(m->ev, pq_engine_now_ns(m->engine));
+    }
     for (int ph = 0; ph < m->nfl; ph++) {
         pq_flicker_finish(m->fl[ph]);
     }
@@ -296,6 +356,7 @@ void pq_meter_free(struct pq_meter *m)
     }
     pq_engine_free(m->engine);
     pq_agg_free(m->agg);
+    pq_events_free(m->ev);
     for (int ph = 0; ph < 3; ph++) {
         pq_flicker_free(m->fl[ph]);
     }

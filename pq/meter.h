@@ -15,6 +15,7 @@
 
 #include "pq/demand.h"
 #include "pq/engine.h"
+#include "pq/events.h"
 #include "pq/record.h"
 
 /* Energy registers since the meter started, in kWh, kvarh, kVAh. */
@@ -35,6 +36,10 @@ struct pq_meter_out {
                     unsigned flags);
     void (*flicker_plt)(void *ctx, int64_t start_ns, int64_t end_ns, const double plt[3],
                         int nph, unsigned flags);
+    /* a complete event (dip, swell, interruption, RVC, current sag or
+     * swell): the dips, swells and interruptions have flagged the records
+     * they overlap (IEC 61000-4-30 4.7) */
+    void (*event)(void *ctx, const struct pq_event *ev);
     void *ctx; /* every callback may be NULL */
 };
 
@@ -54,6 +59,8 @@ struct pq_meter_cfg {
     int demand_method;       /* enum pq_demand_method */
     double demand_interval_s; /* 0: no demand */
     int demand_subintervals; /* sliding block; 1 otherwise */
+    int events;                /* detect events on Urms(1/2) */
+    struct pq_events_cfg ev;   /* their thresholds */
     int flicker;              /* run a flickermeter per phase voltage */
     int flicker_lamp;         /* enum pq_lamp */
     unsigned levels;         /* bit (1u << PQ_AGG_*) per level to emit */

@@ -186,3 +186,51 @@ def test_analyze_flicker_table5_row_gives_pst_1(pqgate_bin, tmp_path):
     for r in pst:
         close(r["pst"][0], 1.0, 0.02, "Pst")
     close(plt[0]["plt"][0], 1.0, 0.02, "Plt")
+
+
+def dip_recording(tmp_path, level, t0, t1, phases=(0,), seconds=2.0, fs=6400.0):
+    chans = []
+    for ph in range(3):
+        v = []
+        for k in range(int(fs * seconds)):
+            t = k / fs
+            a = level if (ph in phases and t0 <= t < t1) else 1.0
+            v.append(a * 230 * math.sqrt(2) * math.sin(2 * math.pi * 50 * t - ph * 2 * math.pi / 3))
+        chans.append(cw.Channel("U" + "ABC"[ph], "ABC"[ph], "V", v))
+    return cw.write(tmp_path / "ev", chans, fs, "BINARY")
+
+
+def test_analyze_events_reports_a_dip_with_its_curves_and_flags(pqgate_bin, tmp_path):
+    path = dip_recording(tmp_path, 0.5, 1.0, 1.1)
+    rc, recs, err = analyze(pqgate_bin, path, "--events")
+    assert rc == 0, err
+    ev = [r for r in recs if r["type"] == "event"]
+    assert len(ev) == 1, ev
+    e = ev[0]
+    assert e["kind"] == "dip" and e["phases"] == ["A"]
+    close(e["residual_v"], 115.0, 0.002 * 230, "residual within 0.2 % of Udin")
+    close(e["residual_pct"], 50.0, 0.2, "residual %")
+    # threshold to threshold on one-cycle values refreshed every half
+    # cycle (IEC 61000-4-30 5.4.2): 100 ms plus at most a cycle
+    assert 0.100 <= e["duration_s"] <= 0.120
+    assert e["en50160"] == "C1" and e["itic"] == "no-damage" and e["semi_f47"] == "pass"
+    assert e["max_v"] is None and e["direction"] in ("upstream", "downstream", "unknown")
+    basic = [r for r in recs if r.get("agg") == "200ms"]
+    flagged = [r for r in basic if r["flagged"]]
+    # the windows overlapping 0.98 .. 1.13 s, and only those
+    assert 1 <= len(flagged) <= 2
+    for r in basic:
+        if not r["flagged"]:
+            close(r["u_rms_v"][0], 230.0, 0.023, "unflagged windows are clean")
+
+
+def test_analyze_events_interruption_is_not_also_a_dip(pqgate_bin, tmp_path):
+    path = dip_recording(tmp_path, 0.02, 0.8, 1.4, phases=(0, 1, 2), seconds=2.5)
+    rc, recs, err = analyze(pqgate_bin, path, "--events", "--aggregations", "3s")
+    assert rc == 0, err
+    ev = [r for r in recs if r["type"] == "event"]
+    assert [e["kind"] for e in ev] == ["interruption"], ev
+    assert ev[0]["phases"] == ["A", "B", "C"]
+    # all phases below 5 % over a whole window to start, any back above
+    # 7 % to end: a 600 ms interruption reads up to a cycle shorter
+    assert 0.58 <= ev[0]["duration_s"] <= 0.60

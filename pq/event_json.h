@@ -1,0 +1,19 @@
+/* event_json.h - an event as the JSON record of DESIGN.md's contract:
+ * {"type":"event","kind":"dip","start":...,"duration_s":0.1,"phases":["A"],
+ *  "residual_v":115.0,"residual_pct":50.0,"max_v":null,"max_pct":null,
+ *  "itic":"no-damage","semi_f47":"pass","direction":"unknown",
+ *  "confidence":0, then "end", "en50160" and the RVC values}.
+ * Pure: formats into a caller buffer. */
+#ifndef PQGATE_EVENT_JSON_H
+#define PQGATE_EVENT_JSON_H
+
+#include <stddef.h>
+
+#include "pq/events.h"
+
+/* direction: "upstream", "downstream" or "unknown"; confidence 0..1.
+ * Returns the length the whole text needs (as snprintf). */
+size_t pq_event_json(char *buf, size_t cap, const struct pq_event *ev, int delta,
+                     const char *direction, double confidence);
+
+#endif
