@@ -11,6 +11,7 @@
 #include "config/config.h"
 #include "config/log.h"
 #include "gateway/analyze.h"
+#include "gateway/comtrade_info.h"
 #include "gateway/daemon.h"
 #include "pq/err.h"
 
@@ -222,6 +223,17 @@ static const struct command commands[] = {
      "file's line frequency, the nominal voltage the standard voltage closest to\n"
      "the first second's RMS, and the wiring wye with three voltages, else single.\n\n"
      "  --max-demand-current A   IEEE 519 IL for the TDD (default: no TDD)"},
+    {"comtrade-info", cmd_comtrade_info, "summarise a COMTRADE recording",
+     "pqgate comtrade-info FILE.cfg|FILE.cff",
+     "Prints what a COMTRADE recording (IEEE C37.111 1991/1999/2013: .cfg with\n"
+     "its .dat, or .cff; ASCII, BINARY, BINARY32, FLOAT32) holds: station, device,\n"
+     "revision, data format, start and trigger time in UTC and in local time (the\n"
+     "2013 local_code), time quality and leap second, line frequency, sample\n"
+     "rates, number of samples and duration; per analog channel its id, phase,\n"
+     "unit, primary/secondary ratio, PS and the minimum, maximum and RMS of the\n"
+     "recording in primary units; per status channel its first and last state\n"
+     "and number of transitions.  A file that cannot be read is reported with\n"
+     "the reader's message (file, line, field) and exit code 1."},
     {"version", cmd_version, "print the version", "pqgate version",
      "Prints pqgate's version."},
     {"help", cmd_help, "describe the commands", "pqgate help [COMMAND]",
