@@ -160,6 +160,10 @@ struct pq_event {
                        deepest in % of its own Usr. */
     double rvc_du_max_pct, rvc_du_ss_pct; /* of udin_v; NaN if not an RVC.
                                              du_ss NaN too if unfinished */
+    /* Disturbance direction (pq/direction.h), filled by whoever has the
+     * waveforms (pq/meter.c) for dips and swells; 0 (unknown) here. */
+    int direction;     /* enum pq_direction */
+    double confidence; /* 0..1 */
 };
 
 struct pq_events_out {
