@@ -11,7 +11,8 @@
 #include "pq/err.h"
 
 static const char *const kind_names[] = {
-    "dip", "swell", "interruption", "frequency_step", "flicker", "rvc", NULL};
+    "dip",  "swell", "interruption", "frequency_step", "flicker", "rvc", "fault_upstream",
+    "fault_downstream", NULL};
 static const char *const shape_names[] = {"sine", "square", NULL};
 
 /* ---- UTC times -------------------------------------------------------- */
@@ -317,6 +318,8 @@ static void check_scenario(struct cfg_ctx *ctx, void *obj)
 
     switch (s->kind) {
     case SIM_DIP:
+    case SIM_FAULT_UPSTREAM:
+    case SIM_FAULT_DOWNSTREAM:
         if (!(s->level_pct > 0 && s->level_pct < 100)) {
             cfg_error_at(ctx, &s->level_pct,
                          "a dip needs a level above 0 %% and below 100 %% (0 %% is an "
@@ -357,7 +360,8 @@ static void check_scenario(struct cfg_ctx *ctx, void *obj)
     default:
         break;
     }
-    if ((s->kind == SIM_DIP || s->kind == SIM_SWELL || s->kind == SIM_INTERRUPTION) &&
+    if ((s->kind == SIM_DIP || s->kind == SIM_SWELL || s->kind == SIM_INTERRUPTION ||
+         s->kind == SIM_FAULT_UPSTREAM || s->kind == SIM_FAULT_DOWNSTREAM) &&
         s->duration_ns == 0) {
         cfg_error_at(ctx, &s->duration_ns, "a %s needs a duration above 0",
                      kind_names[s->kind]);
@@ -443,6 +447,15 @@ static const struct cfg_field scenario_fields[] = {
      .max = 3600,
      .def = "0",
      .doc = "rvc: length of the linear change (and of the change back)"},
+    {.key = "fault_current",
+     .type = CFG_QUANTITY,
+     .offset = offsetof(struct sim_scenario_cfg, fault_pct),
+     .flags = CFG_RANGE,
+     .min = 0,
+     .max = 10000,
+     .unit = "%",
+     .def = "500 %",
+     .doc = "fault_downstream: fault current (75 degrees lagging), % of the load current"},
     {0},
 };
 

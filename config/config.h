@@ -78,6 +78,8 @@ enum sim_scenario_kind {
     SIM_FREQUENCY_STEP,
     SIM_FLICKER,
     SIM_RVC,
+    SIM_FAULT_UPSTREAM,   /* the voltage sags; the load's current with it */
+    SIM_FAULT_DOWNSTREAM, /* the voltage sags; a lagging fault current adds */
 };
 
 enum sim_shape {
@@ -96,6 +98,7 @@ struct sim_scenario_cfg {
     double dv_pct;       /* flicker: relative change dV/V, peak to peak */
     int shape;           /* flicker: enum sim_shape */
     int64_t ramp_ns;     /* rvc: length of the linear change */
+    double fault_pct;    /* fault_downstream: fault current, % of the load's */
 };
 
 struct sim_cfg {
@@ -159,6 +162,14 @@ struct iio_cfg {
     struct cfg_list channels; /* struct iio_channel_cfg */
 };
 
+/* meter.flicker: the IEC 61000-4-15 lamp, or off */
+enum flicker_cfg {
+    FLICKER_AUTO, /* 230 V lamp on 50 Hz systems, 120 V lamp on 60 Hz */
+    FLICKER_230V,
+    FLICKER_120V,
+    FLICKER_OFF,
+};
+
 /* meter.demand: demand registers of P, Q, S and the phase currents */
 enum demand_method_cfg {
     DEMAND_BLOCK,   /* = enum pq_demand_method */
@@ -183,6 +194,7 @@ struct meter_cfg {
     struct ratio_cfg pt;         /* voltage transformer */
     struct ratio_cfg ct;         /* current transformer */
     double max_demand_current_a; /* IEEE 519 IL for TDD; 0: no TDD */
+    int flicker;                 /* enum flicker_cfg */
     struct demand_cfg demand;
     struct sim_cfg sim;
     struct replay_cfg replay;

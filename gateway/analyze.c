@@ -95,15 +95,16 @@ static void on_freq10s(void *ctx, int64_t start_ns, int64_t end_ns, double f_hz,
 }
 
 /* {"type":"flicker"|"flicker_plt","start":...,"end":...,"pst"|"plt":[...]} */
-static void print_flicker(struct printer *p, const char *type, const char *key, int64_t start,
-                          int64_t end, const double *v, int nph, unsigned flags)
+static void print_flicker(struct printer *p, const char *type, const char *key,
+                          int64_t start, int64_t end, const double *v, int nph,
+                          unsigned flags)
 {
     char a[32], b[32];
 
     pq_time_iso(a, sizeof(a), start);
     pq_time_iso(b, sizeof(b), end);
-    fprintf(p->f, "{\"type\":\"%s\",\"start\":\"%s\",\"end\":\"%s\",\"flagged\":%s,", type,
-            a, b, (flags & PQ_REC_FLAGGED) ? "true" : "false");
+    fprintf(p->f, "{\"type\":\"%s\",\"start\":\"%s\",\"end\":\"%s\",\"flagged\":%s,",
+            type, a, b, (flags & PQ_REC_FLAGGED) ? "true" : "false");
     if (flags & PQ_REC_PARTIAL) {
         fputs("\"partial\":true,", p->f);
     }
@@ -118,14 +119,14 @@ static void print_flicker(struct printer *p, const char *type, const char *key, 
     fputs("]}\n", p->f);
 }
 
-static void on_flicker(void *ctx, int64_t start, int64_t end, const double pst[3], int nph,
-                       unsigned flags)
+static void on_flicker(void *ctx, int64_t start, int64_t end, const double pst[3],
+                       int nph, unsigned flags)
 {
     print_flicker(ctx, "flicker", "pst", start, end, pst, nph, flags);
 }
 
-static void on_flicker_plt(void *ctx, int64_t start, int64_t end, const double plt[3], int nph,
-                           unsigned flags)
+static void on_flicker_plt(void *ctx, int64_t start, int64_t end, const double plt[3],
+                           int nph, unsigned flags)
 {
     print_flicker(ctx, "flicker_plt", "plt", start, end, plt, nph, flags);
 }
@@ -135,8 +136,7 @@ static void on_event(void *ctx, const struct pq_event *ev)
     struct printer *p = ctx;
     char line[1024];
 
-    /* direction detection is not wired into analyze yet: "unknown" */
-    pq_event_json(line, sizeof(line), ev, p->delta, "unknown", 0.0);
+    pq_event_json(line, sizeof(line), ev, p->delta);
     fprintf(p->f, "%s\n", line);
 }
 
@@ -273,14 +273,14 @@ static double first_rms(const struct pq_comtrade *ct, const struct mapping *m, s
  * keeps the standard's own L-N values (230 V, not 400/sqrt(3)). */
 static double closest_nominal(double u, int line_to_line)
 {
-    static const double ln[] = {57.735, 63.509, 66.395, 100,    110,    115,    120,    127,
-                                220,    230,    240,    277,    347,    400,    1905.3, 3810.5,
-                                6350.9, 7967.4, 11547,  12702,  19053,  38105,  63509,  76210,
-                                127017, 230940};
-    static const double ll[] = {100,   110,   115,   120,   208,    220,    230,    240,
-                                380,   400,   415,   440,   480,    600,    690,    1000,
-                                3300,  6600,  11000, 13800, 20000,  22000,  33000,  66000,
-                                110000, 132000, 220000, 400000};
+    static const double ln[] = {57.735, 63.509, 66.395, 100,    110,   115,   120,
+                                127,    220,    230,    240,    277,   347,   400,
+                                1905.3, 3810.5, 6350.9, 7967.4, 11547, 12702, 19053,
+                                38105,  63509,  76210,  127017, 230940};
+    static const double ll[] = {100,   110,   115,   120,    208,    220,    230,
+                                240,   380,   400,   415,    440,    480,    600,
+                                690,   1000,  3300,  6600,   11000,  13800,  20000,
+                                22000, 33000, 66000, 110000, 132000, 220000, 400000};
     const double *list = line_to_line ? ll : ln;
     size_t n = line_to_line ? sizeof(ll) / sizeof(ll[0]) : sizeof(ln) / sizeof(ln[0]);
     double best = 230.0, best_err = INFINITY;
@@ -353,9 +353,9 @@ static int run_meter(const struct analyze_opts *o, const struct pq_comtrade *ct,
     cfg.engine.start_ns = ct->start_ns;
     cfg.levels = o->levels;
     cfg.flicker = o->flicker;
-    cfg.flicker_lamp = o->lamp >= 0                         ? o->lamp
+    cfg.flicker_lamp = o->lamp >= 0                      ? o->lamp
                        : cfg.engine.f_nominal_hz == 60.0 ? PQ_LAMP_120V
-                                                          : PQ_LAMP_230V;
+                                                         : PQ_LAMP_230V;
     if (cfg.engine.wiring == PQ_WIRING_DELTA && o->udin_v <= 0) {
         cfg.engine.udin_v = closest_nominal(first_rms(ct, m, 0, fs) * sqrt(3.0), 1);
     }

@@ -26,8 +26,12 @@
 #include "config/log.h"
 #include "drivers/adc/adc.h"
 #include "gateway/bus.h"
+#include "gateway/capture.h"
 #include "gateway/loop.h"
+#include "pq/capture.h"
 #include "pq/err.h"
+#include "pq/event_json.h"
+#include "pq/flicker.h"
 #include "pq/meter.h"
 
 #define READ_FRAMES 2048
@@ -47,8 +51,14 @@ struct metrology {
     int ch_freq10s;
     int ch_energy[5];
     int ch_demand[PQ_DEMAND_NQ][4]; /* last, present, predicted, peak */
-    int *ids_min, *ids_max;          /* per record value, -1: not published */
-    int64_t published_ns;            /* stream time of the last periodic publish */
+    int ch_event[PQ_EV_KIND_COUNT]; /* local/event/<kind>: its depth or height, % */
+    int ch_event_count;             /* local/events/count */
+    int ch_pst[3], ch_plt[3];       /* local/flicker/pst/a... */
+    double events;
+    int *ids_min, *ids_max;     /* per record value, -1: not published */
+    int64_t published_ns;       /* stream time of the last periodic publish */
+    struct gw_capture *capture; /* NULL: captures off */
+    uint64_t frames;            /* fed to the meter so far */
     pthread_t thread;
     int started;
     atomic_int stop;
@@ -195,9 +205,11 @@ static int register_extremes(struct metrology *m)
                 continue;
             }
             element_label(f, i, label, sizeof(label));
-            snprintf(name, sizeof(name), "local/min/%s%s%s", base, *label ? "/" : "", label);
+            snprintf(name, sizeof(name), "local/min/%s%s%s", base, *label ? "/" : "",
+                     label);
             m->ids_min[k] = bus_register(m->gw->bus, name, unit);
-            snprintf(name, sizeof(name), "local/max/%s%s%s", base, *label ? "/" : "", label);
+            snprintf(name, sizeof(name), "local/max/%s%s%s", base, *label ? "/" : "",
+                     label);
             m->ids_max[k] = bus_register(m->gw->bus, name, unit);
             if (m->ids_min[k] < 0 || m->ids_max[k] < 0) {
                 return m->ids_min[k] < 0 ? m->ids_min[k] : m->ids_max[k];
@@ -231,6 +243,37 @@ static int register_demand(struct metrology *m)
     return 0;
 }
 
+/* local/event/<kind> (value: residual % of a dip or an interruption, the
+ * maximum % of a swell, delta U max % of an RVC; time: the event's start),
+ * local/events/count, local/flicker/{pst,plt}/<phase>. */
+static int register_events_flicker(struct metrology *m)
+{
+    static const char *const ph[3] = {"a", "b", "c"};
+    char name[BUS_NAME_MAX];
+
+    for (int k = 0; k < PQ_EV_KIND_COUNT; k++) {
+        snprintf(name, sizeof(name), "local/event/%s", pq_event_kind_name(k));
+        m->ch_event[k] = bus_register(m->gw->bus, name, "%");
+        if (m->ch_event[k] < 0) {
+            return m->ch_event[k];
+        }
+    }
+    m->ch_event_count = bus_register(m->gw->bus, "local/events/count", "");
+    if (m->ch_event_count < 0) {
+        return m->ch_event_count;
+    }
+    for (int p = 0; p < 3; p++) {
+        snprintf(name, sizeof(name), "local/flicker/pst/%s", ph[p]);
+        m->ch_pst[p] = bus_register(m->gw->bus, name, "");
+        snprintf(name, sizeof(name), "local/flicker/plt/%s", ph[p]);
+        m->ch_plt[p] = bus_register(m->gw->bus, name, "");
+        if (m->ch_pst[p] < 0 || m->ch_plt[p] < 0) {
+            return m->ch_pst[p] < 0 ? m->ch_pst[p] : m->ch_plt[p];
+        }
+    }
+    return 0;
+}
+
 static int register_channels(struct metrology *m)
 {
     static const char *const energy[] = {"kwh_del", "kwh_rec", "kvarh_del", "kvarh_rec",
@@ -257,6 +300,10 @@ static int register_channels(struct metrology *m)
     if (rc == 0) {
         rc = register_demand(m);
     }
+    if (rc < 0) {
+        return rc;
+    }
+    rc = register_events_flicker(m);
     if (rc < 0) {
         return rc;
     }
@@ -352,11 +399,72 @@ static void publish_periodic(struct metrology *m)
         const int64_t t[4] = {d->last.end_ns, now, now, d->peak_ns};
 
         for (int w = 0; w < 4 && n < m->nids; w++) {
-            m->upd[n++] = (struct bus_update){m->ch_demand[q][w],
-                                              {v[w], t[w], isnan(v[w]) ? BUS_Q_INVALID : 0}};
+            m->upd[n++] = (struct bus_update){
+                m->ch_demand[q][w], {v[w], t[w], isnan(v[w]) ? BUS_Q_INVALID : 0}};
         }
     }
     (void) bus_publish_many(m->gw->bus, m->upd, n);
+}
+
+static void on_event(void *ctx, const struct pq_event *ev)
+{
+    struct metrology *m = ctx;
+    double v = ev->kind == PQ_EV_SWELL || ev->kind == PQ_EV_CURRENT_SWELL ? ev->max_pct
+               : ev->kind == PQ_EV_RVC ? ev->rvc_du_max_pct
+                                       : ev->residual_pct;
+    char line[1024];
+    struct bus_update u[2] = {
+        {m->ch_event[ev->kind], {v, ev->start_ns, 0}},
+        {m->ch_event_count, {++m->events, ev->end_ns, 0}},
+    };
+
+    /* the event log proper comes with the onboard store; until then the
+     * record goes to the log, one JSON line */
+    pq_event_json(line, sizeof(line), ev, m->mcfg.ev.use_ll);
+    LOGF(LOG_NOTICE, "event", "%s", line);
+    (void) bus_publish_many(m->gw->bus, u, 2);
+}
+
+/* A dip, swell or interruption has started: capture its waveforms. */
+static void on_event_start(void *ctx, int kind, int64_t start_ns)
+{
+    struct metrology *m = ctx;
+
+    if (m->capture && kind != PQ_EV_RVC && kind != PQ_EV_CURRENT_SAG &&
+        kind != PQ_EV_CURRENT_SWELL) {
+        (void) gw_capture_trigger(m->capture, start_ns, PQ_CAPTURE_EVENT,
+                                  (uint32_t) m->events + 1);
+    }
+}
+
+static void publish_flicker(struct metrology *m, const int *ch, const double *v, int nph,
+                            int64_t end_ns, unsigned flags)
+{
+    struct bus_update u[3];
+    uint32_t q = (flags & PQ_REC_FLAGGED) ? BUS_Q_FLAGGED : 0;
+
+    for (int p = 0; p < nph; p++) {
+        u[p] = (struct bus_update){ch[p], {v[p], end_ns, q}};
+    }
+    (void) bus_publish_many(m->gw->bus, u, (size_t) nph);
+}
+
+static void on_pst(void *ctx, int64_t start, int64_t end, const double pst[3], int nph,
+                   unsigned flags)
+{
+    struct metrology *m = ctx;
+
+    (void) start;
+    publish_flicker(m, m->ch_pst, pst, nph, end, flags);
+}
+
+static void on_plt(void *ctx, int64_t start, int64_t end, const double plt[3], int nph,
+                   unsigned flags)
+{
+    struct metrology *m = ctx;
+
+    (void) start;
+    publish_flicker(m, m->ch_plt, plt, nph, end, flags);
 }
 
 /* ---- acquisition thread ----------------------------------------------------------- */
@@ -367,6 +475,10 @@ static int open_meter(struct metrology *m)
         .interval = on_record,
         .freq10s = on_freq10s,
         .energy = on_energy,
+        .event = on_event,
+        .event_start = on_event_start,
+        .flicker = on_pst,
+        .flicker_plt = on_plt,
         .ctx = m,
     };
     const char *why = NULL;
@@ -414,6 +526,7 @@ static void *acquire(void *arg)
             LOGF(LOG_WARNING, "metrology", "samples were lost; the meter restarts");
             pq_meter_free(m->meter);
             m->meter = NULL;
+            m->frames = 0;
             if (adc_info(m->adc, &m->info) < 0 || open_meter(m) < 0) {
                 break;
             }
@@ -428,6 +541,12 @@ static void *acquire(void *arg)
             idle(m);
             continue;
         }
+        if (m->capture) {
+            gw_capture_feed(m->capture, m->buf, n,
+                            m->info.start_ns +
+                                (int64_t) ((double) m->frames * 1e9 / m->info.fs_hz));
+        }
+        m->frames += n;
         pq_meter_feed(m->meter, m->buf, n);
         publish_periodic(m);
     }
@@ -439,6 +558,7 @@ static void *acquire(void *arg)
 
 static void metrology_free(struct metrology *m)
 {
+    gw_capture_free(m->capture);
     pq_meter_free(m->meter);
     adc_close(m->adc);
     for (int l = 0; l < PQ_AGG_COUNT; l++) {
@@ -451,7 +571,8 @@ static void metrology_free(struct metrology *m)
     free(m);
 }
 
-static void engine_cfg(struct metrology *m, const struct meter_cfg *mc)
+static void engine_cfg(struct metrology *m, const struct meter_cfg *mc,
+                       const struct events_cfg *ev)
 {
     struct pq_engine_cfg *e = &m->mcfg.engine;
 
@@ -472,6 +593,26 @@ static void engine_cfg(struct metrology *m, const struct meter_cfg *mc)
     m->mcfg.demand_method = mc->demand.method; /* same order as pq_demand_method */
     m->mcfg.demand_interval_s = (double) mc->demand.interval_ns / 1e9;
     m->mcfg.demand_subintervals = cfg_demand_subintervals(&mc->demand);
+    m->mcfg.flicker = mc->flicker != FLICKER_OFF && m->info.fs_hz >= 1000.0;
+    m->mcfg.events = ev->enabled;
+    m->mcfg.ev.udin_v = e->udin_v;
+    m->mcfg.ev.nph = e->wiring == PQ_WIRING_SINGLE ? 1 : 3;
+    m->mcfg.ev.use_ll = e->wiring == PQ_WIRING_DELTA;
+    m->mcfg.ev.f_nominal_hz = e->f_nominal_hz;
+    m->mcfg.ev.dip_pct = ev->dip_pct;
+    m->mcfg.ev.swell_pct = ev->swell_pct;
+    m->mcfg.ev.interruption_pct = ev->interruption_pct;
+    m->mcfg.ev.hysteresis_pct = ev->hysteresis_pct;
+    m->mcfg.ev.sliding_reference = ev->reference == EVENT_REF_SLIDING;
+    m->mcfg.ev.rvc_pct = ev->rvc_pct;
+    m->mcfg.ev.rvc_hysteresis_pct = ev->rvc_hysteresis_pct;
+    m->mcfg.ev.i_nominal_a = ev->current_nominal_a;
+    m->mcfg.ev.i_sag_pct = ev->current_sag_pct;
+    m->mcfg.ev.i_swell_pct = ev->current_swell_pct;
+    m->mcfg.flicker_lamp = mc->flicker == FLICKER_120V   ? PQ_LAMP_120V
+                           : mc->flicker == FLICKER_230V ? PQ_LAMP_230V
+                           : e->f_nominal_hz == 60.0     ? PQ_LAMP_120V
+                                                         : PQ_LAMP_230V;
 }
 
 static int metrology_start(struct gw *gw, void **state)
@@ -501,11 +642,15 @@ static int metrology_start(struct gw *gw, void **state)
         return rc;
     }
     adc_info(m->adc, &m->info);
-    engine_cfg(m, mc);
+    engine_cfg(m, mc, &gw->cfg->events);
     m->buf = malloc(READ_FRAMES * m->info.nch * sizeof(float));
     rc = m->buf ? register_channels(m) : -ENOMEM;
     if (rc == 0) {
         rc = open_meter(m);
+    }
+    if (rc == 0 && gw->cfg->capture.on_events) {
+        rc = gw_capture_new(&gw->cfg->capture, &m->info, mc->nominal_frequency_hz,
+                            gw->cfg->gateway.id, &m->capture);
     }
     if (rc == 0) {
         rc = -pthread_create(&m->thread, NULL, acquire, m);

@@ -11,9 +11,9 @@
 
 #include "pq/events.h"
 
-/* direction: "upstream", "downstream" or "unknown"; confidence 0..1.
- * Returns the length the whole text needs (as snprintf). */
-size_t pq_event_json(char *buf, size_t cap, const struct pq_event *ev, int delta,
-                     const char *direction, double confidence);
+/* delta: name the phases AB, BC, CA.  The direction and its confidence
+ * come from ev (pq/direction.h names).  Returns the length the whole text
+ * needs (as snprintf). */
+size_t pq_event_json(char *buf, size_t cap, const struct pq_event *ev, int delta);
 
 #endif

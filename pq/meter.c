@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "pq/aggregate.h"
+#include "pq/direction.h"
 #include "pq/energy.h"
 #include "pq/flicker.h"
 #include "pq/minmax.h"
@@ -25,20 +26,32 @@ struct pq_meter {
     struct pq_minmax mm;
     struct pq_events *ev;
     int flag_open; /* a dip, swell or interruption is flagging the engine */
+    /* direction: the last second of frames, and one analysis at a time */
+    float *ring;
+    size_t ring_frames;
+    uint64_t fed;       /* frames fed so far */
+    int dir_state;      /* 0 idle, 1 waiting for samples, 2 done */
+    uint64_t dir_start; /* frame of the event start */
+    struct pq_direction_result dir;
+    int held; /* an event waits for its direction */
+    struct pq_event held_ev;
     /* flicker: one meter per phase voltage; the Pst (Plt) of one slot are
      * gathered and emitted together */
     struct pq_flicker *fl[3];
     int fl_ch[3];
     int nfl;
+
     struct fl_ctx {
         struct pq_meter *m;
         int ph;
     } flctx[3];
+
     struct slot {
         int64_t start_ns, end_ns;
         double v[3];
         unsigned have, flags;
     } pst, plt;
+
     double *min, *max;
     int64_t *tmin, *tmax;
 };
@@ -47,7 +60,7 @@ struct pq_meter {
 static void update_demand(struct pq_meter *m, const struct pq_interval *r, double dt_s)
 {
     const double v[PQ_DEMAND_NQ] = {r->p_w[PQ_NPH], r->q_var[PQ_NPH], r->s_va[PQ_NPH],
-                                    r->i_rms_a[0], r->i_rms_a[1], r->i_rms_a[2]};
+                                    r->i_rms_a[0],  r->i_rms_a[1],    r->i_rms_a[2]};
 
     for (int q = 0; q < PQ_DEMAND_NQ; q++) {
         pq_demand_update(&m->demand[q], r->end_ns, v[q], dt_s);
@@ -120,13 +133,14 @@ static void on_basic(void *ctx, const struct pq_interval *r, int resync)
 
 /* Gather one value per phase for the slot; emit when all are in (a slot
  * that starts while another is pending flushes it first). */
-static void gather(struct pq_meter *m, struct slot *sl, int ph, int64_t start, int64_t end,
-                   double v, unsigned flags,
+static void gather(struct pq_meter *m, struct slot *sl, int ph, int64_t start,
+                   int64_t end, double v, unsigned flags,
                    void (*emit)(void *, int64_t, int64_t, const double *, int, unsigned))
 {
     if (sl->have && sl->start_ns != start) {
         if (emit) {
-            emit(m->out.ctx, sl->start_ns, sl->end_ns, sl->v, m->nfl, sl->flags | PQ_REC_PARTIAL);
+            emit(m->out.ctx, sl->start_ns, sl->end_ns, sl->v, m->nfl,
+                 sl->flags | PQ_REC_PARTIAL);
         }
         sl->have = 0;
     }
@@ -154,7 +168,8 @@ static void on_pst(void *ctx, int64_t start, int64_t end, double pst, unsigned f
     gather(c->m, &c->m->pst, c->ph, start, end, pst, flags, c->m->out.flicker);
 }
 
-static void on_plt(void *ctx, int64_t start, int64_t end, double plt, int n, unsigned flags)
+static void on_plt(void *ctx, int64_t start, int64_t end, double plt, int n,
+                   unsigned flags)
 {
     struct fl_ctx *c = ctx;
 
@@ -184,7 +199,8 @@ static int open_flicker(struct pq_meter *m)
         m->flctx[ph].ph = ph;
         fo.ctx = &m->flctx[ph];
         rc = pq_flicker_new(e->fs_hz, e->f_nominal_hz, m->cfg.flicker_lamp,
-                            e->udin_v > 0 ? e->udin_v : 230.0, e->start_ns, &fo, &m->fl[ph]);
+                            e->udin_v > 0 ? e->udin_v : 230.0, e->start_ns, &fo,
+                            &m->fl[ph]);
         if (rc < 0) {
             return rc;
         }
@@ -224,13 +240,90 @@ static void on_halfcycle(void *ctx, const struct pq_halfcycle *h)
     }
 }
 
+/* Frame index of a time of the stream. */
+static uint64_t frame_of(const struct pq_meter *m, int64_t t_ns)
+{
+    double f = (double) (t_ns - m->cfg.engine.start_ns) * m->cfg.engine.fs_hz / 1e9;
+
+    return f > 0 ? (uint64_t) f : 0;
+}
+
+static void emit_event(struct pq_meter *m, struct pq_event *ev)
+{
+    if (m->dir_state == 2) {
+        ev->direction = m->dir.direction;
+        ev->confidence = m->dir.confidence;
+    }
+    m->dir_state = 0;
+    if (m->out.event) {
+        m->out.event(m->out.ctx, ev);
+    }
+}
+
+/* Run the direction analysis once PQ_DIRECTION_POST_CYCLES (and one more)
+ * have been fed after the start; emit an event that waited for it. */
+static void run_direction(struct pq_meter *m)
+{
+    const struct pq_engine_cfg *e = &m->cfg.engine;
+    size_t cycle = (size_t) (e->fs_hz / e->f_nominal_hz);
+    size_t pre = (PQ_DIRECTION_PRE_CYCLES + 1) * cycle;
+    size_t post = (PQ_DIRECTION_POST_CYCLES + 1) * cycle;
+    struct pq_direction_in in;
+
+    if (m->dir_state != 1 || m->fed < m->dir_start + post) {
+        return;
+    }
+    memset(&in, 0, sizeof(in));
+    in.x = m->ring;
+    in.stride = e->nch;
+    in.ring_frames = m->ring_frames;
+    in.first = (size_t) ((m->dir_start - pre) % m->ring_frames);
+    in.n = pre + post;
+    in.nph = e->wiring == PQ_WIRING_SINGLE ? 1 : 3;
+    for (size_t ch = 0; ch < e->nch; ch++) {
+        int r = e->role[ch];
+
+        if (r >= PQ_ROLE_UA && r <= PQ_ROLE_UC) {
+            in.u_ch[r - PQ_ROLE_UA] = (int) ch;
+        } else if (r >= PQ_ROLE_IA && r <= PQ_ROLE_IC) {
+            in.i_ch[r - PQ_ROLE_IA] = (int) ch;
+        }
+    }
+    in.fs_hz = e->fs_hz;
+    in.f_hz = e->f_nominal_hz;
+    in.i_ref_a = e->il_a;
+    in.start = pre;
+    if (pq_direction_analyze(&in, &m->dir) < 0) {
+        m->dir.direction = PQ_DIRECTION_UNKNOWN;
+        m->dir.confidence = 0;
+    }
+    m->dir_state = 2;
+    if (m->held) {
+        m->held = 0;
+        emit_event(m, &m->held_ev);
+    }
+}
+
 static void on_event_start(void *ctx, int kind, int64_t start_ns)
 {
     struct pq_meter *m = ctx;
 
+    if ((kind == PQ_EV_DIP || kind == PQ_EV_SWELL) && m->ring && m->dir_state == 0) {
+        uint64_t f = frame_of(m, start_ns);
+        size_t cycle = (size_t) (m->cfg.engine.fs_hz / m->cfg.engine.f_nominal_hz);
+
+        if (f > (PQ_DIRECTION_PRE_CYCLES + 1) * cycle) {
+            m->dir_state = 1;
+            m->dir_start = f;
+        }
+    }
+
     if ((1u << kind) & FLAGGING) {
         pq_engine_flag_open(m->engine, start_ns);
         m->flag_open = 1;
+    }
+    if (m->out.event_start) {
+        m->out.event_start(m->out.ctx, kind, start_ns);
     }
 }
 
@@ -247,8 +340,25 @@ static void on_event_end(void *ctx, const struct pq_event *ev)
             m->flag_open = 0;
         }
     }
-    if (m->out.event) {
-        m->out.event(m->out.ctx, ev);
+    if ((ev->kind == PQ_EV_DIP || ev->kind == PQ_EV_SWELL) && m->dir_state == 1 &&
+        !m->held) {
+        m->held_ev = *ev; /* its direction needs a few more cycles */
+        m->held = 1;
+        return;
+    }
+    {
+        struct pq_event copy = *ev;
+
+        if (ev->kind != PQ_EV_DIP && ev->kind != PQ_EV_SWELL) {
+            /* not a dip or swell: no direction; an analysis under way is
+             * kept for the dip or swell it belongs to */
+            copy.direction = PQ_DIRECTION_UNKNOWN;
+            if (m->out.event) {
+                m->out.event(m->out.ctx, &copy);
+            }
+            return;
+        }
+        emit_event(m, &copy);
     }
 }
 
@@ -288,7 +398,8 @@ int pq_meter_new(const struct pq_meter_cfg *cfg, const struct pq_meter_out *out,
     if (cfg->demand_interval_s > 0) {
         for (int q = 0; q < PQ_DEMAND_NQ; q++) {
             rc = pq_demand_init(&m->demand[q], cfg->demand_method, cfg->demand_interval_s,
-                                cfg->demand_subintervals > 0 ? cfg->demand_subintervals : 1);
+                                cfg->demand_subintervals > 0 ? cfg->demand_subintervals
+                                                             : 1);
             if (rc < 0) {
                 *why = "demand: an interval of 1 s to 1 day, sub-intervals only for "
                        "the sliding block, each a whole number of seconds";
@@ -298,8 +409,24 @@ int pq_meter_new(const struct pq_meter_cfg *cfg, const struct pq_meter_out *out,
         }
         m->has_demand = 1;
     }
+    if (cfg->events && cfg->engine.fs_hz >= 64.0 * cfg->engine.f_nominal_hz) {
+        int has_i = 0;
+
+        for (size_t ch = 0; ch < cfg->engine.nch; ch++) {
+            has_i |= cfg->engine.role[ch] == PQ_ROLE_IA;
+        }
+        if (has_i) { /* direction needs the currents */
+            m->ring_frames = (size_t) cfg->engine.fs_hz;
+            m->ring = malloc(m->ring_frames * cfg->engine.nch * sizeof(float));
+            if (!m->ring) {
+                pq_meter_free(m);
+                return -ENOMEM;
+            }
+        }
+    }
     if (cfg->events) {
-        struct pq_events_out evo = {.start = on_event_start, .end = on_event_end, .ctx = m};
+        struct pq_events_out evo = {
+            .start = on_event_start, .end = on_event_end, .ctx = m};
 
         rc = pq_events_new(&cfg->ev, &evo, &m->ev);
         if (rc < 0) {
@@ -310,7 +437,8 @@ int pq_meter_new(const struct pq_meter_cfg *cfg, const struct pq_meter_out *out,
         }
     }
     if (cfg->flicker && (rc = open_flicker(m)) < 0) {
-        *why = "flicker: a sample rate of 1 to 200 kHz and a voltage per phase are needed";
+        *why =
+            "flicker: a sample rate of 1 to 200 kHz and a voltage per phase are needed";
         pq_meter_free(m);
         return rc;
     }
@@ -327,13 +455,35 @@ int pq_meter_new(const struct pq_meter_cfg *cfg, const struct pq_meter_out *out,
     return 0;
 }
 
+/* Keep the last second of frames for the direction analysis. */
+static void keep_frames(struct pq_meter *m, const float *x, size_t n)
+{
+    size_t nch = m->cfg.engine.nch;
+
+    while (n > 0) {
+        size_t at = (size_t) (m->fed % m->ring_frames);
+        size_t k = m->ring_frames - at < n ? m->ring_frames - at : n;
+
+        memcpy(m->ring + at * nch, x, k * nch * sizeof(float));
+        x += k * nch;
+        n -= k;
+        m->fed += k;
+    }
+}
+
 void pq_meter_feed(struct pq_meter *m, const float *x, size_t n)
 {
+    if (m->ring) {
+        keep_frames(m, x, n);
+    }
     /* the engine first: its event flags must reach the flickermeters
      * before they close the slot the samples fall in */
     pq_engine_feed(m->engine, x, n);
     for (int ph = 0; ph < m->nfl; ph++) {
         pq_flicker_feed(m->fl[ph], x + m->fl_ch[ph], m->cfg.engine.nch, n);
+    }
+    if (m->ring) {
+        run_direction(m);
     }
 }
 
@@ -341,6 +491,11 @@ void pq_meter_finish(struct pq_meter *m)
 {
     if (m->ev) {
         pq_events_finish(m->ev, pq_engine_now_ns(m->engine));
+    }
+    if (m->held) { /* the data ended before its direction could be told */
+        m->held = 0;
+        m->dir_state = 0;
+        emit_event(m, &m->held_ev);
     }
     for (int ph = 0; ph < m->nfl; ph++) {
         pq_flicker_finish(m->fl[ph]);
@@ -357,6 +512,7 @@ void pq_meter_free(struct pq_meter *m)
     pq_engine_free(m->engine);
     pq_agg_free(m->agg);
     pq_events_free(m->ev);
+    free(m->ring);
     for (int ph = 0; ph < 3; ph++) {
         pq_flicker_free(m->fl[ph]);
     }

@@ -32,14 +32,17 @@ struct pq_meter_out {
     void (*energy)(void *ctx, const struct pq_meter_energy *e);
     /* IEC 61000-4-15 Pst of a 10-min UTC slot and Plt of a 2-h slot, one
      * value per phase voltage (nph of them) */
-    void (*flicker)(void *ctx, int64_t start_ns, int64_t end_ns, const double pst[3], int nph,
-                    unsigned flags);
+    void (*flicker)(void *ctx, int64_t start_ns, int64_t end_ns, const double pst[3],
+                    int nph, unsigned flags);
     void (*flicker_plt)(void *ctx, int64_t start_ns, int64_t end_ns, const double plt[3],
                         int nph, unsigned flags);
     /* a complete event (dip, swell, interruption, RVC, current sag or
      * swell): the dips, swells and interruptions have flagged the records
      * they overlap (IEC 61000-4-30 4.7) */
     void (*event)(void *ctx, const struct pq_event *ev);
+    /* an event has started (its first Urms(1/2) beyond the threshold):
+     * the moment to trigger a waveform capture */
+    void (*event_start)(void *ctx, int kind, int64_t start_ns);
     void *ctx; /* every callback may be NULL */
 };
 
@@ -56,16 +59,16 @@ enum pq_meter_demand_q {
 
 struct pq_meter_cfg {
     struct pq_engine_cfg engine;
-    int demand_method;       /* enum pq_demand_method */
+    int demand_method;        /* enum pq_demand_method */
     double demand_interval_s; /* 0: no demand */
-    int demand_subintervals; /* sliding block; 1 otherwise */
-    int events;                /* detect events on Urms(1/2) */
-    struct pq_events_cfg ev;   /* their thresholds */
+    int demand_subintervals;  /* sliding block; 1 otherwise */
+    int events;               /* detect events on Urms(1/2) */
+    struct pq_events_cfg ev;  /* their thresholds */
     int flicker;              /* run a flickermeter per phase voltage */
     int flicker_lamp;         /* enum pq_lamp */
-    unsigned levels;         /* bit (1u << PQ_AGG_*) per level to emit */
-    int64_t energy_every_ns; /* also emit the registers this often (0: at
-                                10-min ticks and at the end only) */
+    unsigned levels;          /* bit (1u << PQ_AGG_*) per level to emit */
+    int64_t energy_every_ns;  /* also emit the registers this often (0: at
+                                 10-min ticks and at the end only) */
 };
 
 struct pq_meter;

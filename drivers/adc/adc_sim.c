@@ -56,6 +56,7 @@ struct sim_event {
     double mod_hz;
     double dv; /* dV/V as a fraction */
     int shape;
+    double fault; /* fault_downstream: fault current / load current */
 };
 
 struct sim {
@@ -152,6 +153,8 @@ static double event_factor(const struct sim *s, const struct sim_event *ev, int6
     case SIM_DIP:
     case SIM_SWELL:
     case SIM_INTERRUPTION:
+    case SIM_FAULT_UPSTREAM:
+    case SIM_FAULT_DOWNSTREAM:
         return k >= ev->k0 && k < ev->k1 ? ev->level : 1.0;
     case SIM_RVC:
         r = ramp_up(k, ev->k0, ev->nramp);
@@ -187,7 +190,12 @@ static void envelopes(const struct sim *s, int64_t k, double env_u[3], double en
             continue;
         }
         f = event_factor(s, ev, k);
-        f_i = ev->kind == SIM_INTERRUPTION ? f : 1.0;
+        /* an interruption takes the current too; in a fault the load (a
+         * constant impedance) draws current in proportion to its voltage */
+        f_i = ev->kind == SIM_INTERRUPTION || ev->kind == SIM_FAULT_UPSTREAM ||
+                      ev->kind == SIM_FAULT_DOWNSTREAM
+                  ? f
+                  : 1.0;
         for (int p = 0; p < 3; p++) {
             if (ev->ph & (1u << p)) {
                 env_u[p] *= f;
@@ -195,6 +203,24 @@ static void envelopes(const struct sim *s, int64_t k, double env_u[3], double en
             }
         }
     }
+}
+
+/* The current a downstream fault adds on phase p at frame k: the fault is
+ * on the load side, so it flows through the meter, lagging 75 degrees (an
+ * X/R of about 3.7). */
+static double fault_current(const struct sim *s, int64_t k, int p, double x)
+{
+    double i = 0;
+
+    for (size_t e = 0; e < s->nev; e++) {
+        const struct sim_event *ev = &s->ev[e];
+
+        if (ev->kind == SIM_FAULT_DOWNSTREAM && (ev->ph & (1u << p)) && k >= ev->k0 &&
+            k < ev->k1) {
+            i += s->i_peak[p] * ev->fault * cos(x - 75.0 * M_PI / 180.0);
+        }
+    }
+    return i;
 }
 
 /* Phase voltages u[] and currents i[] at frame k, without noise. */
@@ -225,7 +251,7 @@ static void phases_at(const struct sim *s, int64_t k, double u[3], double i[3])
             ii += c->i * (cs * c->ci - sn * c->si);
         }
         u[p] = s->u_peak[p] * env_u[p] * uu;
-        i[p] = s->i_peak[p] * env_i[p] * ii;
+        i[p] = s->i_peak[p] * env_i[p] * ii + fault_current(s, k, p, x);
     }
 }
 
@@ -319,6 +345,7 @@ static int load_events(struct sim *s, const struct sim_cfg *c)
                                      : INT64_MAX;
         ev->nramp = frame_of(sc->ramp_ns, s->fs);
         ev->level = sc->level_pct / 100.0;
+        ev->fault = sc->fault_pct / 100.0;
         ev->step_hz = sc->step_hz;
         ev->mod_hz = sc->mod_hz;
         ev->dv = sc->dv_pct / 100.0;

@@ -1,0 +1,216 @@
+/* capture.c - capture ring in the acquisition thread, files in a writer
+ * thread.
+ *
+ * The ring's done callback runs in the acquisition thread and only queues
+ * the finished buffer; the writer thread writes it (temporary file, fsync,
+ * rename: a .cfg present means a complete recording), applies the
+ * retention, and hands the buffer back with pq_capture_release(), which is
+ * safe from any thread.
+ */
+#include "gateway/capture.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "config/config.h"
+#include "config/log.h"
+#include "drivers/adc/adc.h"
+#include "gateway/capture_files.h"
+#include "pq/capture.h"
+#include "pq/comtrade.h"
+#include "pq/comtrade_write.h"
+#include "pq/err.h"
+
+#define NBUFS 4
+
+struct gw_capture {
+    struct capture_cfg cc; /* dir copied */
+    char *dir;
+    char station[PQ_CT_NAME_MAX];
+    struct adc_info info;
+    struct pq_ct_analog_desc analog[ADC_MAX_CH];
+    struct pq_capture_fmt fmt;
+    struct pq_capture *ring;
+    int64_t next_ns; /* time of the next frame fed */
+
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct pq_capture_buf *queue[NBUFS]; /* finished, to write */
+    size_t nqueue;
+    int stop;
+    pthread_t writer;
+    int started;
+};
+
+static const char *const phase_of_role[] = {"A", "B", "C", "N", "A", "B", "C", "N", ""};
+
+static void on_done(void *ctx, struct pq_capture_buf *buf)
+{
+    struct gw_capture *c = ctx;
+
+    pthread_mutex_lock(&c->lock);
+    if (c->nqueue < NBUFS) { /* NBUFS buffers exist: always room */
+        c->queue[c->nqueue++] = buf;
+    }
+    pthread_cond_signal(&c->cond);
+    pthread_mutex_unlock(&c->lock);
+}
+
+static void write_one(struct gw_capture *c, struct pq_capture_buf *b)
+{
+    static const int formats[] = {PQ_CT_BINARY32, PQ_CT_FLOAT32, PQ_CT_ASCII};
+    struct pq_ct_desc d;
+    char stem[96], err[512];
+    int rc;
+
+    memset(&d, 0, sizeof(d));
+    d.station = c->station;
+    d.device = "pqgate " PQGATE_VERSION;
+    d.rev_year = 2013;
+    d.format = formats[c->cc.format];
+    d.n_analog = c->info.nch;
+    d.analog = c->analog;
+    capture_files_desc(&d, b);
+    capture_file_stem(stem, sizeof(stem), b);
+    rc = capture_files_write(c->dir, stem, &d, b->data, b->status, err, sizeof(err));
+    if (rc < 0) {
+        LOGF(LOG_ERR, "capture", "%s", err);
+    } else {
+        int gone = capture_retention(c->dir, (size_t) c->cc.max_count, c->cc.max_bytes);
+
+        LOGF(LOG_NOTICE, "capture",
+             "wrote %s/%s.cfg (%zu samples x %zu channels at %.0f Hz)%s", c->dir, stem,
+             b->nsamples, b->nch, b->rate_hz, gone > 0 ? ", oldest removed" : "");
+    }
+    pq_capture_release(c->ring, b);
+}
+
+static void *writer(void *arg)
+{
+    struct gw_capture *c = arg;
+
+    pthread_mutex_lock(&c->lock);
+    for (;;) {
+        while (c->nqueue == 0 && !c->stop) {
+            pthread_cond_wait(&c->cond, &c->lock);
+        }
+        if (c->nqueue == 0) {
+            break; /* stopping, nothing left */
+        }
+        {
+            struct pq_capture_buf *b = c->queue[0];
+
+            memmove(c->queue, c->queue + 1, --c->nqueue * sizeof(c->queue[0]));
+            pthread_mutex_unlock(&c->lock);
+            write_one(c, b);
+            pthread_mutex_lock(&c->lock);
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+    return NULL;
+}
+
+static int make_dir(const char *dir)
+{
+    if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+        return -errno;
+    }
+    return 0;
+}
+
+int gw_capture_new(const struct capture_cfg *cc, const struct adc_info *info,
+                   double f_nominal_hz, const char *station, struct gw_capture **out)
+{
+    struct gw_capture *c = calloc(1, sizeof(*c));
+    struct pq_capture_cfg pc;
+    int rc;
+
+    if (!c) {
+        return -ENOMEM;
+    }
+    c->cc = *cc;
+    c->info = *info;
+    c->dir = strdup(cc->dir);
+    snprintf(c->station, sizeof(c->station), "%s", station);
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_cond_init(&c->cond, NULL);
+    for (size_t ch = 0; ch < info->nch; ch++) {
+        c->analog[ch] = (struct pq_ct_analog_desc){
+            .id = c->info.name[ch],
+            .ph = phase_of_role[info->role[ch] <= ADC_OTHER ? info->role[ch] : ADC_OTHER],
+            .unit = c->info.unit[ch],
+            .ps = 'P',
+        };
+    }
+    c->fmt = (struct pq_capture_fmt){(unsigned) cc->resolution, (unsigned) cc->pre_cycles,
+                                     (unsigned) cc->post_cycles};
+    memset(&pc, 0, sizeof(pc));
+    pc.fs_hz = info->fs_hz;
+    pc.f_nom_hz = f_nominal_hz;
+    pc.nch = info->nch;
+    pc.nbufs = NBUFS;
+    pc.fmts = &c->fmt;
+    pc.nfmts = 1;
+    rc = !c->dir ? -ENOMEM : make_dir(cc->dir);
+    if (rc < 0) {
+        LOGF(LOG_ERR, "capture", "%s: %s", cc->dir, pq_strerror(rc));
+    }
+    if (rc == 0) {
+        rc = pq_capture_new(&pc, on_done, c, &c->ring);
+        if (rc < 0) {
+            LOGF(LOG_ERR, "capture", "%d x (%d + %d) cycles at %.6g Hz: %s",
+                 cc->resolution, cc->pre_cycles, cc->post_cycles, info->fs_hz,
+                 pq_strerror(rc));
+        }
+    }
+    if (rc == 0) {
+        rc = -pthread_create(&c->writer, NULL, writer, c);
+        c->started = rc == 0;
+    }
+    if (rc < 0) {
+        gw_capture_free(c);
+        return rc;
+    }
+    c->next_ns = info->start_ns;
+    *out = c;
+    return 0;
+}
+
+void gw_capture_feed(struct gw_capture *c, const float *frames, size_t n, int64_t t_ns)
+{
+    (void) pq_capture_feed(c->ring, frames, NULL, n, t_ns);
+}
+
+int gw_capture_trigger(struct gw_capture *c, int64_t t_ns, int reason, uint32_t tag)
+{
+    struct pq_capture_why why = {.reason = reason, .tag = tag, .tmq = 0};
+    uint64_t seq;
+    int rc = pq_capture_trigger(c->ring, 0, t_ns, &why, &seq);
+
+    if (rc < 0) {
+        LOGF(LOG_WARNING, "capture", "trigger refused: %s", pq_strerror(rc));
+    }
+    return rc;
+}
+
+void gw_capture_free(struct gw_capture *c)
+{
+    if (!c) {
+        return;
+    }
+    if (c->started) {
+        pthread_mutex_lock(&c->lock);
+        c->stop = 1;
+        pthread_cond_signal(&c->cond);
+        pthread_mutex_unlock(&c->lock);
+        pthread_join(c->writer, NULL);
+    }
+    pq_capture_free(c->ring);
+    pthread_mutex_destroy(&c->lock);
+    pthread_cond_destroy(&c->cond);
+    free(c->dir);
+    free(c);
+}

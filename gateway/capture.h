@@ -1,0 +1,33 @@
+/* capture.h - waveform captures in the daemon: the ring of every channel
+ * (pq/capture.h) fed by the acquisition thread, triggers on events, and a
+ * writer thread that turns finished captures into COMTRADE 2013 files and
+ * applies the retention.  A capture never blocks acquisition: writing
+ * happens on its own thread, and a trigger with no free buffer is refused
+ * and counted. */
+#ifndef PQGATE_GW_CAPTURE_H
+#define PQGATE_GW_CAPTURE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct adc_info;
+struct capture_cfg;
+struct gw_capture;
+
+/* Start the ring and the writer thread for a source described by info;
+ * station names the recordings (the gateway id).  0 or a negative code
+ * (logged). */
+int gw_capture_new(const struct capture_cfg *cc, const struct adc_info *info,
+                   double f_nominal_hz, const char *station, struct gw_capture **out);
+
+/* Acquisition thread: n frames, the first at t_ns. */
+void gw_capture_feed(struct gw_capture *c, const float *frames, size_t n, int64_t t_ns);
+
+/* Acquisition thread: capture around t_ns (reason: enum pq_capture_reason,
+ * tag: the event's number).  0, or a negative code when refused. */
+int gw_capture_trigger(struct gw_capture *c, int64_t t_ns, int reason, uint32_t tag);
+
+/* Stop the writer (finishing the captures handed to it) and free. */
+void gw_capture_free(struct gw_capture *c); /* NULL: no-op */
+
+#endif
