@@ -68,6 +68,23 @@ static const struct cfg_field events_fields[] = {
     PCT("current_sag", current_sag_pct, "50 %", 1, 99, "current sag threshold"),
     PCT("current_swell", current_swell_pct, "150 %", 101, 1000,
         "current swell threshold"),
+    {.key = "burst_before",
+     .type = CFG_DURATION,
+     .offset = offsetof(struct events_cfg, burst_before_ns),
+     .flags = CFG_RANGE,
+     .min = 0,
+     .max = 10,
+     .def = "200ms",
+     .doc = "RMS burst: Urms(1/2) and Irms(1/2) from this long before an event"},
+    {.key = "burst_after",
+     .type = CFG_DURATION,
+     .offset = offsetof(struct events_cfg, burst_after_ns),
+     .flags = CFG_RANGE,
+     .min = 0,
+     .max = 60,
+     .def = "1s",
+     .doc =
+         "RMS burst: until this long after the event's start (stored with the captures)"},
     {0},
 };
 

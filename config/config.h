@@ -249,6 +249,7 @@ struct events_cfg {
     double rvc_pct, rvc_hysteresis_pct; /* rvc 0: off */
     double current_nominal_a;           /* 0: no current sags and swells */
     double current_sag_pct, current_swell_pct;
+    int64_t burst_before_ns, burst_after_ns; /* RMS burst around each event */
 };
 
 /* capture: waveform captures to COMTRADE */

@@ -140,6 +140,22 @@ static void on_event(void *ctx, const struct pq_event *ev)
     fprintf(p->f, "%s\n", line);
 }
 
+static void on_burst(void *ctx, const struct pq_burst *b)
+{
+    struct printer *p = ctx;
+    size_t need = pq_burst_json(p->buf, p->cap, b);
+
+    if (need >= p->cap) {
+        print_line(p, need);
+        if (p->failed) {
+            return;
+        }
+        pq_burst_json(p->buf, p->cap, b);
+    }
+    fputs(p->buf, p->f);
+    fputc('\n', p->f);
+}
+
 static void on_energy(void *ctx, const struct pq_meter_energy *e)
 {
     struct printer *p = ctx;
@@ -328,6 +344,7 @@ static int run_meter(const struct analyze_opts *o, const struct pq_comtrade *ct,
     }
     if (o->events) {
         out.event = on_event;
+        out.burst = on_burst;
     }
     struct pq_meter *meter = NULL;
     float *chunk;
@@ -360,6 +377,8 @@ static int run_meter(const struct analyze_opts *o, const struct pq_comtrade *ct,
         cfg.engine.udin_v = closest_nominal(first_rms(ct, m, 0, fs) * sqrt(3.0), 1);
     }
     cfg.events = o->events;
+    cfg.burst_before_s = 0.2; /* the Urms(1/2) envelope from 0.2 s before */
+    cfg.burst_after_s = 1.0;  /* to 1 s after each event's start */
     cfg.ev.udin_v = cfg.engine.udin_v;
     cfg.ev.nph = cfg.engine.wiring == PQ_WIRING_SINGLE ? 1 : 3;
     cfg.ev.use_ll = cfg.engine.wiring == PQ_WIRING_DELTA;

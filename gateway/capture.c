@@ -10,10 +10,13 @@
 #include "gateway/capture.h"
 
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/timex.h>
 
 #include "config/config.h"
 #include "config/log.h"
@@ -25,6 +28,12 @@
 #include "pq/err.h"
 
 #define NBUFS 4
+#define NTEXT 8 /* texts waiting for the writer */
+
+struct text {
+    char name[96];
+    char *body;
+};
 
 struct gw_capture {
     struct capture_cfg cc; /* dir copied */
@@ -40,6 +49,8 @@ struct gw_capture {
     pthread_cond_t cond;
     struct pq_capture_buf *queue[NBUFS]; /* finished, to write */
     size_t nqueue;
+    struct text texts[NTEXT];
+    size_t ntexts;
     int stop;
     pthread_t writer;
     int started;
@@ -88,14 +99,68 @@ static void write_one(struct gw_capture *c, struct pq_capture_buf *b)
     pq_capture_release(c->ring, b);
 }
 
+/* Write text to dir/name through a temporary file and a rename. */
+static void write_text(struct gw_capture *c, const struct text *t)
+{
+    char path[4200], tmp[4210];
+    FILE *f;
+    int ok;
+
+    snprintf(path, sizeof(path), "%s/%s", c->dir, t->name);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    f = fopen(tmp, "w");
+    ok = f && fputs(t->body, f) >= 0 && fputc('\n', f) != EOF;
+    if (f && fclose(f) != 0) {
+        ok = 0;
+    }
+    if (!ok || rename(tmp, path) < 0) {
+        LOGF(LOG_ERR, "capture", "%s: %s", path, pq_strerror(-errno));
+        (void) remove(tmp);
+        return;
+    }
+    LOGF(LOG_INFO, "capture", "wrote %s", path);
+}
+
+int gw_capture_save_text(struct gw_capture *c, const char *name, const char *text)
+{
+    char *body = strdup(text);
+    int rc = 0;
+
+    if (!body) {
+        return -ENOMEM;
+    }
+    pthread_mutex_lock(&c->lock);
+    if (c->ntexts == NTEXT) {
+        rc = -PQ_EFULL;
+    } else {
+        snprintf(c->texts[c->ntexts].name, sizeof(c->texts[0].name), "%s", name);
+        c->texts[c->ntexts++].body = body;
+        body = NULL;
+        pthread_cond_signal(&c->cond);
+    }
+    pthread_mutex_unlock(&c->lock);
+    free(body);
+    return rc;
+}
+
 static void *writer(void *arg)
 {
     struct gw_capture *c = arg;
 
     pthread_mutex_lock(&c->lock);
     for (;;) {
-        while (c->nqueue == 0 && !c->stop) {
+        while (c->nqueue == 0 && c->ntexts == 0 && !c->stop) {
             pthread_cond_wait(&c->cond, &c->lock);
+        }
+        if (c->ntexts > 0) {
+            struct text t = c->texts[0];
+
+            memmove(c->texts, c->texts + 1, --c->ntexts * sizeof(c->texts[0]));
+            pthread_mutex_unlock(&c->lock);
+            write_text(c, &t);
+            free(t.body);
+            pthread_mutex_lock(&c->lock);
+            continue;
         }
         if (c->nqueue == 0) {
             break; /* stopping, nothing left */
@@ -184,9 +249,32 @@ void gw_capture_feed(struct gw_capture *c, const float *frames, size_t n, int64_
     (void) pq_capture_feed(c->ring, frames, NULL, n, t_ns);
 }
 
+/* The clock's quality as IEEE C37.118 codes it, from the kernel's NTP/PTP
+ * state: 0xF when unsynchronised, else the smallest n with an estimated
+ * error within 10^(n-10) s (1 ns .. 10 s). */
+static int clock_tmq(void)
+{
+    struct timex tx;
+    double err_s;
+    int st;
+
+    memset(&tx, 0, sizeof(tx));
+    st = adjtimex(&tx);
+    if (st < 0 || st == TIME_ERROR || (tx.status & STA_UNSYNC)) {
+        return 0xF;
+    }
+    err_s = (double) tx.esterror / 1e6;
+    for (int n = 1; n <= 0xB; n++) {
+        if (err_s <= 1e-10 * pow(10.0, n)) {
+            return n;
+        }
+    }
+    return 0xB;
+}
+
 int gw_capture_trigger(struct gw_capture *c, int64_t t_ns, int reason, uint32_t tag)
 {
-    struct pq_capture_why why = {.reason = reason, .tag = tag, .tmq = 0};
+    struct pq_capture_why why = {.reason = reason, .tag = tag, .tmq = clock_tmq()};
     uint64_t seq;
     int rc = pq_capture_trigger(c->ring, 0, t_ns, &why, &seq);
 
@@ -209,6 +297,9 @@ void gw_capture_free(struct gw_capture *c)
         pthread_join(c->writer, NULL);
     }
     pq_capture_free(c->ring);
+    for (size_t i = 0; i < c->ntexts; i++) {
+        free(c->texts[i].body);
+    }
     pthread_mutex_destroy(&c->lock);
     pthread_cond_destroy(&c->cond);
     free(c->dir);

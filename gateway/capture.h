@@ -27,6 +27,12 @@ void gw_capture_feed(struct gw_capture *c, const float *frames, size_t n, int64_
  * tag: the event's number).  0, or a negative code when refused. */
 int gw_capture_trigger(struct gw_capture *c, int64_t t_ns, int reason, uint32_t tag);
 
+/* Acquisition thread: store text (an event's RMS burst as JSON) as
+ * dir/name, written by the writer thread.  The text is copied (events are
+ * rare: this is not the per-sample path).  0, -ENOMEM, or -PQ_EFULL when
+ * the writer is behind by more than a few files. */
+int gw_capture_save_text(struct gw_capture *c, const char *name, const char *text);
+
 /* Stop the writer (finishing the captures handed to it) and free. */
 void gw_capture_free(struct gw_capture *c); /* NULL: no-op */
 

@@ -43,6 +43,8 @@ struct daemon {
     int sfd;        /* signalfd */
     int exit_code;
     int watchdog_timer;
+    int ch_capture; /* gateway/command/capture: a manual capture */
+    unsigned captures;
 };
 
 static void apply_logging(const struct pqgate_cfg *cfg)
@@ -177,6 +179,13 @@ static void on_signal(struct loop *l, int fd, short revents, void *ctx)
         case SIGHUP:
             reload(d);
             break;
+        case SIGUSR1:
+            /* a manual waveform capture: a command on the bus, for
+             * whoever captures (gateway/metrology.c) */
+            LOGF(LOG_NOTICE, "daemon", "manual capture requested");
+            (void) bus_publish(d->gw.bus, d->ch_capture, (double) ++d->captures,
+                               loop_wall_ns(), 0);
+            break;
         case SIGTERM:
         case SIGINT:
             LOGF(LOG_NOTICE, "daemon", "stopping on %s", strsignal((int) si.ssi_signo));
@@ -215,6 +224,7 @@ static int open_signals(void)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1);
     if (sigprocmask(SIG_BLOCK, &set, NULL) < 0) {
         return -errno;
     }
@@ -257,6 +267,10 @@ static int setup(struct daemon *d)
     }
     if (rc == 0) {
         rc = start_watchdog(d);
+    }
+    if (rc == 0) {
+        d->ch_capture = bus_register(d->gw.bus, "gateway/command/capture", "");
+        rc = d->ch_capture < 0 ? d->ch_capture : 0;
     }
     if (rc < 0) {
         LOGF(LOG_ERR, "daemon", "set-up: %s", pq_strerror(rc));

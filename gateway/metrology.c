@@ -58,6 +58,8 @@ struct metrology {
     int *ids_min, *ids_max;     /* per record value, -1: not published */
     int64_t published_ns;       /* stream time of the last periodic publish */
     struct gw_capture *capture; /* NULL: captures off */
+    atomic_int manual;          /* manual captures asked for (main loop) */
+    int sub_capture;            /* bus subscription, -1: none */
     uint64_t frames;            /* fed to the meter so far */
     pthread_t thread;
     int started;
@@ -425,6 +427,33 @@ static void on_event(void *ctx, const struct pq_event *ev)
     (void) bus_publish_many(m->gw->bus, u, 2);
 }
 
+/* The RMS burst of an event: a JSON file beside the captures (the event
+ * log of the onboard store will hold it when that exists). */
+static void on_burst(void *ctx, const struct pq_burst *b)
+{
+    struct metrology *m = ctx;
+    size_t need = pq_burst_json(NULL, 0, b);
+    char *text = malloc(need + 1);
+    char name[96];
+    time_t sec = (time_t) (b->event_start_ns / 1000000000LL);
+    struct tm tm;
+
+    if (!text) {
+        return;
+    }
+    pq_burst_json(text, need + 1, b);
+    gmtime_r(&sec, &tm);
+    strftime(name, sizeof(name), "%Y%m%dT%H%M%S", &tm);
+    snprintf(name + strlen(name), sizeof(name) - strlen(name), ".%06lldZ_%s_rms.json",
+             (long long) (b->event_start_ns % 1000000000LL) / 1000,
+             pq_event_kind_name(b->kind));
+    if (gw_capture_save_text(m->capture, name, text) < 0) {
+        LOGF(LOG_WARNING, "capture", "RMS burst of %s not stored: the writer is behind",
+             name);
+    }
+    free(text);
+}
+
 /* A dip, swell or interruption has started: capture its waveforms. */
 static void on_event_start(void *ctx, int kind, int64_t start_ns)
 {
@@ -477,6 +506,7 @@ static int open_meter(struct metrology *m)
         .energy = on_energy,
         .event = on_event,
         .event_start = on_event_start,
+        .burst = NULL,
         .flicker = on_pst,
         .flicker_plt = on_plt,
         .ctx = m,
@@ -484,6 +514,9 @@ static int open_meter(struct metrology *m)
     const char *why = NULL;
     int rc;
 
+    if (m->capture) {
+        out.burst = on_burst; /* stored beside the captures */
+    }
     m->mcfg.engine.start_ns = m->info.start_ns;
     rc = pq_meter_new(&m->mcfg, &out, &m->meter, &why);
     if (rc < 0) {
@@ -541,6 +574,11 @@ static void *acquire(void *arg)
             idle(m);
             continue;
         }
+        if (m->capture && atomic_exchange(&m->manual, 0)) {
+            (void) gw_capture_trigger(m->capture,
+                                      pq_engine_now_ns(pq_meter_engine(m->meter)),
+                                      PQ_CAPTURE_MANUAL, 0);
+        }
         if (m->capture) {
             gw_capture_feed(m->capture, m->buf, n,
                             m->info.start_ns +
@@ -551,6 +589,16 @@ static void *acquire(void *arg)
         publish_periodic(m);
     }
     return NULL;
+}
+
+/* Main loop: gateway/command/capture was published (SIGUSR1). */
+static void on_capture_command(void *ctx, int ch, const struct bus_value *v)
+{
+    struct metrology *m = ctx;
+
+    (void) ch;
+    (void) v;
+    atomic_store(&m->manual, 1);
 }
 
 /* ---- component ------------------------------------------------------------------------
@@ -595,6 +643,8 @@ static void engine_cfg(struct metrology *m, const struct meter_cfg *mc,
     m->mcfg.demand_subintervals = cfg_demand_subintervals(&mc->demand);
     m->mcfg.flicker = mc->flicker != FLICKER_OFF && m->info.fs_hz >= 1000.0;
     m->mcfg.events = ev->enabled;
+    m->mcfg.burst_before_s = (double) ev->burst_before_ns / 1e9;
+    m->mcfg.burst_after_s = (double) ev->burst_after_ns / 1e9;
     m->mcfg.ev.udin_v = e->udin_v;
     m->mcfg.ev.nph = e->wiring == PQ_WIRING_SINGLE ? 1 : 3;
     m->mcfg.ev.use_ll = e->wiring == PQ_WIRING_DELTA;
@@ -631,6 +681,8 @@ static int metrology_start(struct gw *gw, void **state)
     }
     m->gw = gw;
     atomic_init(&m->stop, 0);
+    atomic_init(&m->manual, 0);
+    m->sub_capture = -1;
     rc = adc_open(mc, &m->adc);
     if (rc < 0) {
         LOGF(LOG_ERR, "metrology", "sample source '%s': %s",
@@ -645,12 +697,17 @@ static int metrology_start(struct gw *gw, void **state)
     engine_cfg(m, mc, &gw->cfg->events);
     m->buf = malloc(READ_FRAMES * m->info.nch * sizeof(float));
     rc = m->buf ? register_channels(m) : -ENOMEM;
-    if (rc == 0) {
-        rc = open_meter(m);
-    }
+    m->sub_capture = -1;
     if (rc == 0 && gw->cfg->capture.on_events) {
         rc = gw_capture_new(&gw->cfg->capture, &m->info, mc->nominal_frequency_hz,
                             gw->cfg->gateway.id, &m->capture);
+        if (rc == 0) {
+            m->sub_capture =
+                bus_subscribe(gw->bus, "gateway/command/capture", on_capture_command, m);
+        }
+    }
+    if (rc == 0) {
+        rc = open_meter(m); /* after the capture: the RMS bursts go with it */
     }
     if (rc == 0) {
         rc = -pthread_create(&m->thread, NULL, acquire, m);
@@ -681,6 +738,9 @@ static void metrology_stop(void *state)
     atomic_store(&m->stop, 1);
     if (m->started) {
         pthread_join(m->thread, NULL);
+    }
+    if (m->sub_capture >= 0) {
+        bus_unsubscribe(m->gw->bus, m->sub_capture);
     }
     metrology_free(m);
 }

@@ -121,11 +121,11 @@ struct pq_engine {
     /* 10-s frequency */
     int64_t f10_start_ns;
     double f10_cycles, f10_dur;
-    double last_pos_cross; /* last positive crossing, -1 if none */
-    int settled;           /* positive crossings seen, up to SETTLE */
+    double last_pos_cross;   /* last positive crossing, -1 if none */
+    int settled;             /* positive crossings seen, up to SETTLE */
     double periods[PERIODS]; /* last cycle lengths, frames */
     int nperiods;
-    double t_est;          /* their median: the length of a Urms(1/2) window */
+    double t_est; /* their median: the length of a Urms(1/2) window */
     unsigned f10_flags;
 
     struct run nans[NAN_RUNS];
@@ -961,6 +961,8 @@ static void window_unbalance(struct pq_engine *e, const double complex u1[3],
     r->u_unb_zero_pct = pq_unbalance_zero_pct(um, ud);
     r->i_unb_neg_pct = pq_unbalance_neg_pct(im, id);
     r->i_unb_zero_pct = pq_unbalance_zero_pct(im, id);
+    /* NEMA MG-1 14.35: on the RMS line-line voltages, not on phasors */
+    r->u_unb_nema_pct = pq_nema_unbalance_pct(r->u_ll_rms_v);
 }
 
 static void process_window(struct pq_engine *e, const struct window *w)

@@ -10,10 +10,18 @@
 #include <stddef.h>
 
 #include "pq/events.h"
+#include "pq/meter.h"
 
 /* delta: name the phases AB, BC, CA.  The direction and its confidence
  * come from ev (pq/direction.h names).  Returns the length the whole text
  * needs (as snprintf). */
 size_t pq_event_json(char *buf, size_t cap, const struct pq_event *ev, int delta);
+
+/* The RMS burst of an event:
+ * {"type":"rms_burst","kind":"dip","event_start":...,"t_s":[offsets of the
+ *  window ends from event_start],"u_rms_v":[[A...],[B...],[C...]],
+ *  "u_ll_rms_v":[...],"i_rms_a":[[A...],...,[N...]]}.
+ * Returns the length the whole text needs (as snprintf). */
+size_t pq_burst_json(char *buf, size_t cap, const struct pq_burst *b);
 
 #endif

@@ -35,6 +35,14 @@ struct pq_meter {
     struct pq_direction_result dir;
     int held; /* an event waits for its direction */
     struct pq_event held_ev;
+    /* RMS burst: the last half-cycle values, and one burst at a time */
+    struct pq_halfcycle *hc;
+    size_t hc_cap, hc_n; /* ring capacity, values stored so far */
+    int burst_pending;
+    int burst_kind;
+    int64_t burst_event_ns;
+    int64_t *b_t;
+    double *b_u, *b_ull, *b_i;
     /* flicker: one meter per phase voltage; the Pst (Plt) of one slot are
      * gathered and emitted together */
     struct pq_flicker *fl[3];
@@ -219,6 +227,47 @@ static void on_freq10s(void *ctx, int64_t start_ns, int64_t end_ns, double f_hz,
     }
 }
 
+/* Emit the burst of the pending event from the half-cycle ring. */
+static void emit_burst(struct pq_meter *m)
+{
+    int64_t from = m->burst_event_ns - (int64_t) (m->cfg.burst_before_s * 1e9);
+    size_t first = m->hc_n > m->hc_cap ? m->hc_n - m->hc_cap : 0;
+    struct pq_burst b = {.kind = m->burst_kind,
+                         .event_start_ns = m->burst_event_ns,
+                         .t_ns = m->b_t,
+                         .u_rms = m->b_u,
+                         .u_ll_rms = m->b_ull,
+                         .i_rms = m->b_i};
+
+    for (size_t k = first; k < m->hc_n; k++) {
+        const struct pq_halfcycle *h = &m->hc[k % m->hc_cap];
+
+        if (h->t_ns < from) {
+            continue;
+        }
+        b.nph = h->nph;
+        m->b_t[b.n] = h->t_ns;
+        memcpy(m->b_u + 3 * b.n, h->u_rms, 3 * sizeof(double));
+        memcpy(m->b_ull + 3 * b.n, h->u_ll_rms, 3 * sizeof(double));
+        memcpy(m->b_i + 4 * b.n, h->i_rms, 4 * sizeof(double));
+        b.n++;
+    }
+    m->burst_pending = 0;
+    if (m->out.burst && b.n > 0) {
+        m->out.burst(m->out.ctx, &b);
+    }
+}
+
+static void keep_halfcycle(struct pq_meter *m, const struct pq_halfcycle *h)
+{
+    m->hc[m->hc_n % m->hc_cap] = *h;
+    m->hc_n++;
+    if (m->burst_pending &&
+        h->t_ns >= m->burst_event_ns + (int64_t) (m->cfg.burst_after_s * 1e9)) {
+        emit_burst(m);
+    }
+}
+
 /* The events that flag intervals (IEC 61000-4-30 4.7). */
 #define FLAGGING ((1u << PQ_EV_DIP) | (1u << PQ_EV_SWELL) | (1u << PQ_EV_INTERRUPTION))
 
@@ -226,6 +275,9 @@ static void on_halfcycle(void *ctx, const struct pq_halfcycle *h)
 {
     struct pq_meter *m = ctx;
 
+    if (m->hc) {
+        keep_halfcycle(m, h);
+    }
     if (m->ev) {
         pq_events_halfcycle(m->ev, h);
         /* a start that came to nothing (a dip that became an
@@ -321,6 +373,17 @@ static void on_event_start(void *ctx, int kind, int64_t start_ns)
     if ((1u << kind) & FLAGGING) {
         pq_engine_flag_open(m->engine, start_ns);
         m->flag_open = 1;
+    }
+    if (m->hc && !m->burst_pending && kind != PQ_EV_CURRENT_SAG &&
+        kind != PQ_EV_CURRENT_SWELL) {
+        m->burst_pending = 1;
+        m->burst_kind = kind;
+        m->burst_event_ns = start_ns;
+    } else if (m->burst_pending && m->burst_kind == PQ_EV_RVC &&
+               ((1u << kind) & FLAGGING)) {
+        /* an RVC that turns into a dip or swell is that dip or swell
+         * (IEC 61000-4-30 5.11): the burst is named after it */
+        m->burst_kind = kind;
     }
     if (m->out.event_start) {
         m->out.event_start(m->out.ctx, kind, start_ns);
@@ -424,6 +487,19 @@ int pq_meter_new(const struct pq_meter_cfg *cfg, const struct pq_meter_out *out,
             }
         }
     }
+    if (cfg->events && cfg->burst_before_s + cfg->burst_after_s > 0) {
+        /* two values per cycle at up to 75 Hz, with a cycle of slack */
+        m->hc_cap = (size_t) ((cfg->burst_before_s + cfg->burst_after_s) * 150.0) + 4;
+        m->hc = calloc(m->hc_cap, sizeof(*m->hc));
+        m->b_t = malloc(m->hc_cap * sizeof(int64_t));
+        m->b_u = malloc(m->hc_cap * 3 * sizeof(double));
+        m->b_ull = malloc(m->hc_cap * 3 * sizeof(double));
+        m->b_i = malloc(m->hc_cap * 4 * sizeof(double));
+        if (!m->hc || !m->b_t || !m->b_u || !m->b_ull || !m->b_i) {
+            pq_meter_free(m);
+            return -ENOMEM;
+        }
+    }
     if (cfg->events) {
         struct pq_events_out evo = {
             .start = on_event_start, .end = on_event_end, .ctx = m};
@@ -492,6 +568,9 @@ void pq_meter_finish(struct pq_meter *m)
     if (m->ev) {
         pq_events_finish(m->ev, pq_engine_now_ns(m->engine));
     }
+    if (m->burst_pending) { /* what there is of it */
+        emit_burst(m);
+    }
     if (m->held) { /* the data ended before its direction could be told */
         m->held = 0;
         m->dir_state = 0;
@@ -513,6 +592,11 @@ void pq_meter_free(struct pq_meter *m)
     pq_agg_free(m->agg);
     pq_events_free(m->ev);
     free(m->ring);
+    free(m->hc);
+    free(m->b_t);
+    free(m->b_u);
+    free(m->b_ull);
+    free(m->b_i);
     for (int ph = 0; ph < 3; ph++) {
         pq_flicker_free(m->fl[ph]);
     }

@@ -24,6 +24,20 @@ struct pq_meter_energy {
     double kwh_del, kwh_rec, kvarh_del, kvarh_rec, kvah;
 };
 
+/* The half-cycle RMS burst of an event (IEC 61000-4-30 Urms(1/2) and
+ * Irms(1/2) of every channel from a time before its start to a time after):
+ * n values, value k of phase p at u_rms[k * 3 + p], i_rms[k * 4 + p]. */
+struct pq_burst {
+    int kind; /* of the event that started it (enum pq_event_kind) */
+    int64_t event_start_ns;
+    int nph;
+    size_t n;
+    const int64_t *t_ns;    /* end of each one-cycle window */
+    const double *u_rms;    /* n x 3 */
+    const double *u_ll_rms; /* n x 3 */
+    const double *i_rms;    /* n x 4 (A, B, C, N) */
+};
+
 struct pq_meter_out {
     void (*interval)(void *ctx, const struct pq_interval *r); /* every level */
     void (*freq10s)(void *ctx, int64_t start_ns, int64_t end_ns, double f_hz,
@@ -43,6 +57,8 @@ struct pq_meter_out {
     /* an event has started (its first Urms(1/2) beyond the threshold):
      * the moment to trigger a waveform capture */
     void (*event_start)(void *ctx, int kind, int64_t start_ns);
+    /* the RMS burst of an event, once burst_after_s past its start */
+    void (*burst)(void *ctx, const struct pq_burst *b);
     void *ctx; /* every callback may be NULL */
 };
 
@@ -63,12 +79,14 @@ struct pq_meter_cfg {
     double demand_interval_s; /* 0: no demand */
     int demand_subintervals;  /* sliding block; 1 otherwise */
     int events;               /* detect events on Urms(1/2) */
-    struct pq_events_cfg ev;  /* their thresholds */
-    int flicker;              /* run a flickermeter per phase voltage */
-    int flicker_lamp;         /* enum pq_lamp */
-    unsigned levels;          /* bit (1u << PQ_AGG_*) per level to emit */
-    int64_t energy_every_ns;  /* also emit the registers this often (0: at
-                                 10-min ticks and at the end only) */
+    double burst_before_s;    /* RMS burst around each event; both 0: none */
+    double burst_after_s;
+    struct pq_events_cfg ev; /* their thresholds */
+    int flicker;             /* run a flickermeter per phase voltage */
+    int flicker_lamp;        /* enum pq_lamp */
+    unsigned levels;         /* bit (1u << PQ_AGG_*) per level to emit */
+    int64_t energy_every_ns; /* also emit the registers this often (0: at
+                                10-min ticks and at the end only) */
 };
 
 struct pq_meter;

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "pq/symcomp.h"
+
 #define F(name, member, shape, agg, dec)                                       \
     {                                                                          \
         (name), offsetof(struct pq_interval, member), (shape), (agg), 0, (dec) \
@@ -47,6 +49,8 @@ const struct pq_field pq_fields[] = {
     F("dpf", dpf, PQ_SHAPE_POWER, PQ_F_MEAN, 4),
     F("s_vector_va", s_vector_va, PQ_SHAPE_SCALAR, PQ_F_DERIVED, 2),
     F("i_unb_zero_pct", i_unb_zero_pct, PQ_SHAPE_SCALAR, PQ_F_RMS, 3),
+    F("u_unb_nema_pct", u_unb_nema_pct, PQ_SHAPE_SCALAR, PQ_F_RMS, 3),
+    F("nema_derating", nema_derating, PQ_SHAPE_SCALAR, PQ_F_DERIVED, 3),
     F("i_tdd_pct", i_tdd_pct, PQ_SHAPE_PHASE, PQ_F_RMS, 3),
     F("i_k_factor", i_k_factor, PQ_SHAPE_PHASE, PQ_F_MEAN, 3),
     F("u_cf", u_cf, PQ_SHAPE_PHASE, PQ_F_MEAN, 4),
@@ -96,6 +100,12 @@ void pq_interval_derive(struct pq_interval *r, double udin_v)
         r->pf[k] = r->s_va[k] > 0 ? r->p_w[k] / r->s_va[k] : 0.0;
     }
     r->s_vector_va = hypot(r->p_w[PQ_NPH], r->q_var[PQ_NPH]);
+    /* NEMA MG-1 derating of the (aggregated) unbalance; NaN above 5 % */
+    {
+        double d = r->nph == PQ_NPH ? pq_nema_derating(r->u_unb_nema_pct) : 1.0;
+
+        r->nema_derating = d < 0 ? NAN : d;
+    }
     for (int ph = 0; ph < PQ_NPH; ph++) {
         double h1 = r->u_h_v[ph][0];
 

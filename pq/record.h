@@ -85,6 +85,10 @@ struct pq_interval {
     double u_unb_zero_pct;
     double i_unb_neg_pct;
     double i_unb_zero_pct;
+    /* NEMA MG-1: max deviation of the L-L voltages from their mean, and
+     * the induction-motor derating factor for it (NaN above 5 %) */
+    double u_unb_nema_pct;
+    double nema_derating;
     /* Annex D under/over-deviation.  The _v fields carry min(U, Udin) and
      * max(U, Udin), which aggregate as RMS; the _pct ones derive from them. */
     double u_under_v[PQ_NPH];
@@ -122,7 +126,9 @@ extern const size_t pq_nfields;
 
 /* The values of a record, freq_hz to the end, are one array of doubles:
  * PQ_NVALUES of them, element i of field f at pq_value_index(f, i). */
-#define PQ_NVALUES ((sizeof(struct pq_interval) - offsetof(struct pq_interval, freq_hz)) / sizeof(double))
+#define PQ_NVALUES                                                          \
+    ((sizeof(struct pq_interval) - offsetof(struct pq_interval, freq_hz)) / \
+     sizeof(double))
 
 size_t pq_value_index(const struct pq_field *f, size_t i);
 

@@ -215,6 +215,14 @@ def test_analyze_events_reports_a_dip_with_its_curves_and_flags(pqgate_bin, tmp_
     assert 0.100 <= e["duration_s"] <= 0.120
     assert e["en50160"] == "C1" and e["itic"] == "no-damage" and e["semi_f47"] == "pass"
     assert e["max_v"] is None and e["direction"] in ("upstream", "downstream", "unknown")
+    burst = [r for r in recs if r["type"] == "rms_burst"]
+    assert len(burst) == 1 and burst[0]["event_start"] == e["start"]
+    b = burst[0]
+    assert b["t_s"][0] == pytest.approx(-0.2, abs=0.011)
+    assert b["t_s"][-1] == pytest.approx(1.0, abs=0.011)
+    assert len(b["u_rms_v"]) == 3 and len(b["u_rms_v"][0]) == len(b["t_s"])
+    close(min(b["u_rms_v"][0]), 115.0, 0.002 * 230, "burst minimum on A")
+    close(min(b["u_rms_v"][1]), 230.0, 0.002 * 230, "B untouched")
     basic = [r for r in recs if r.get("agg") == "200ms"]
     flagged = [r for r in basic if r["flagged"]]
     # the windows overlapping 0.98 .. 1.13 s, and only those

@@ -3,6 +3,7 @@ COMTRADE capture, and the capture read back by pqgate analyze."""
 
 import json
 import re
+import signal
 import subprocess
 
 import pytest
@@ -32,7 +33,12 @@ def test_simulated_faults_give_events_with_direction_and_captures(pqgate, pqgate
     d = pqgate(cfg)
     d.wait_for(r"started")
     d.wait_for(r"capture: wrote .*_event_2\.cfg", timeout=20)
+    d.wait_for(r"capture: wrote .*_rms\.json", timeout=20)
     events = [json.loads(m) for m in re.findall(r"notice event: (\{.*\})", d.log())]
+    # SIGUSR1: a manual capture
+    mark = d.mark()
+    d.send_signal(signal.SIGUSR1)
+    d.wait_for(r"capture: wrote .*_manual_\d+\.cfg", since=mark, timeout=20)
     d.stop()
     dips = [e for e in events if e["kind"] == "dip"]
     assert len(dips) == 2, events
@@ -41,8 +47,15 @@ def test_simulated_faults_give_events_with_direction_and_captures(pqgate, pqgate
     for e in dips:
         assert e["confidence"] >= 0.6
     assert dips[0]["residual_pct"] == pytest.approx(60.0, abs=0.2)
-    caps = sorted(cap.glob("*.cfg"))
+    caps = sorted(cap.glob("*_event_*.cfg"))
     assert len(caps) == 2
+    assert len(list(cap.glob("*_manual_*.cfg"))) == 1
+    # the half-cycle RMS burst of each dip, beside the captures
+    bursts = sorted(cap.glob("*_dip_rms.json"))
+    assert len(bursts) == 2
+    b = json.loads(bursts[0].read_text())
+    assert b["type"] == "rms_burst" and b["kind"] == "dip"
+    assert min(b["u_rms_v"][0]) == pytest.approx(138.0, abs=0.5)  # 60 % of 230 V
     # the capture reads back through analyze, and holds the dip
     p = subprocess.run([str(pqgate_bin), "analyze", str(caps[0]), "--events",
                         "--nominal-voltage", "230"], capture_output=True, text=True,

@@ -437,6 +437,10 @@ static void test_engine_unbalance_t6_gives_u2_and_u0_of_2_51_pct(void **state)
     for (int n = 0; n < s->n; n++) {
         assert_close(s->rec[n].u_unb_neg_pct, 2.510, 0.01, "u2");
         assert_close(s->rec[n].u_unb_zero_pct, 2.510, 0.01, "u0");
+        /* reference T6: NEMA MG-1 on the line-line voltages 2.181 %;
+         * derating between 0.95 (2 %) and 0.93 (2.5 %): 0.9428 */
+        assert_close(s->rec[n].u_unb_nema_pct, 2.181, 0.005, "NEMA unbalance");
+        assert_close(s->rec[n].nema_derating, 0.95 - 0.181 / 0.5 * 0.02, 0.001, "derating");
         assert_close(s->rec[n].u_rms_v[1], 220.0, 220e-4, "Ub");
     }
     free(s);
