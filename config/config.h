@@ -269,6 +269,23 @@ struct capture_cfg {
     uint64_t max_bytes;
 };
 
+/* compliance: continuous EN 50160 evaluation of the local meter */
+enum en50160_network_cfg {
+    EN50160_LV,
+    EN50160_MV,
+};
+
+enum en50160_system_cfg {
+    EN50160_SYNCHRONOUS, /* connected to an interconnected system */
+    EN50160_ISLAND,
+};
+
+struct compliance_cfg {
+    int en50160;  /* evaluate the current week continuously */
+    int network;  /* enum en50160_network_cfg */
+    int system;   /* enum en50160_system_cfg */
+};
+
 /* logging */
 enum log_target_cfg {
     LOG_TARGET_STDERR,
@@ -288,6 +305,7 @@ struct pqgate_cfg {
     struct cfg_list peers; /* struct tcp_peer_cfg */
     struct events_cfg events;
     struct capture_cfg capture;
+    struct compliance_cfg compliance;
     struct logging_cfg logging;
 };
 
@@ -300,6 +318,7 @@ extern const struct cfg_schema serial_bus_schema; /* cfg_modbus.c */
 extern const struct cfg_schema tcp_peer_schema;   /* cfg_modbus.c */
 extern const struct cfg_schema events_schema;     /* cfg_events.c */
 extern const struct cfg_schema capture_schema;    /* cfg_events.c */
+extern const struct cfg_schema compliance_schema; /* cfg_compliance.c */
 
 /* Load and validate the daemon's config file with --set overrides.
  * Returns 0 and the config in *out (free with pqgate_cfg_free()), or a

@@ -27,6 +27,7 @@
 #include "drivers/adc/adc.h"
 #include "gateway/bus.h"
 #include "gateway/capture.h"
+#include "gateway/compliance.h"
 #include "gateway/loop.h"
 #include "pq/capture.h"
 #include "pq/err.h"
@@ -58,6 +59,7 @@ struct metrology {
     int *ids_min, *ids_max;     /* per record value, -1: not published */
     int64_t published_ns;       /* stream time of the last periodic publish */
     struct gw_capture *capture; /* NULL: captures off */
+    struct gw_en50160 *en50160; /* NULL: not evaluated */
     atomic_int manual;          /* manual captures asked for (main loop) */
     int sub_capture;            /* bus subscription, -1: none */
     uint64_t frames;            /* fed to the meter so far */
@@ -348,6 +350,9 @@ static void on_record(void *ctx, const struct pq_interval *r)
         }
     }
     (void) bus_publish_many(m->gw->bus, m->upd, n); /* overflow is counted by the bus */
+    if (m->en50160 && r->agg == PQ_AGG_10MIN) {
+        gw_en50160_interval(m->en50160, r);
+    }
 }
 
 static void on_freq10s(void *ctx, int64_t start_ns, int64_t end_ns, double f,
@@ -355,9 +360,11 @@ static void on_freq10s(void *ctx, int64_t start_ns, int64_t end_ns, double f,
 {
     struct metrology *m = ctx;
 
-    (void) start_ns;
     (void) bus_publish(m->gw->bus, m->ch_freq10s, f, end_ns,
                        (flags & PQ_REC_FLAGGED) ? BUS_Q_FLAGGED : 0);
+    if (m->en50160) {
+        gw_en50160_freq(m->en50160, start_ns, flags, f);
+    }
 }
 
 static void on_energy(void *ctx, const struct pq_meter_energy *e)
@@ -423,6 +430,9 @@ static void on_event(void *ctx, const struct pq_event *ev)
     /* the event log proper comes with the onboard store; until then the
      * record goes to the log, one JSON line */
     pq_event_json(line, sizeof(line), ev, m->mcfg.ev.use_ll);
+    if (m->en50160) {
+        gw_en50160_event(m->en50160, ev);
+    }
     LOGF(LOG_NOTICE, "event", "%s", line);
     (void) bus_publish_many(m->gw->bus, u, 2);
 }
@@ -492,8 +502,10 @@ static void on_plt(void *ctx, int64_t start, int64_t end, const double plt[3], i
 {
     struct metrology *m = ctx;
 
-    (void) start;
     publish_flicker(m, m->ch_plt, plt, nph, end, flags);
+    if (m->en50160) {
+        gw_en50160_plt(m->en50160, start, flags, plt);
+    }
 }
 
 /* ---- acquisition thread ----------------------------------------------------------- */
@@ -607,6 +619,7 @@ static void on_capture_command(void *ctx, int ch, const struct bus_value *v)
 static void metrology_free(struct metrology *m)
 {
     gw_capture_free(m->capture);
+    gw_en50160_free(m->en50160);
     pq_meter_free(m->meter);
     adc_close(m->adc);
     for (int l = 0; l < PQ_AGG_COUNT; l++) {
@@ -705,6 +718,12 @@ static int metrology_start(struct gw *gw, void **state)
             m->sub_capture =
                 bus_subscribe(gw->bus, "gateway/command/capture", on_capture_command, m);
         }
+    }
+    if (rc == 0 && gw->cfg->compliance.en50160) {
+        rc = gw_en50160_new(&gw->cfg->compliance, gw->bus, m->mcfg.engine.udin_v,
+                            m->mcfg.engine.wiring == PQ_WIRING_DELTA,
+                            m->mcfg.engine.wiring == PQ_WIRING_SINGLE ? 1 : 3,
+                            m->mcfg.engine.f_nominal_hz, m->mcfg.flicker, &m->en50160);
     }
     if (rc == 0) {
         rc = open_meter(m); /* after the capture: the RMS bursts go with it */

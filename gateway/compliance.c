@@ -1,0 +1,248 @@
+/* compliance.c - the week's EN 50160 evaluation, published as channels. */
+#include "gateway/compliance.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config.h"
+#include "config/log.h"
+#include "gateway/bus.h"
+#include "pq/en50160.h"
+#include "pq/events.h"
+#include "pq/record.h"
+
+#define WEEK_NS (7LL * 86400 * 1000000000LL)
+/* 1970-01-01 was a Thursday: Mondays are 4 days after a multiple of 7 */
+#define MONDAY_NS (4LL * 86400 * 1000000000LL)
+
+enum {
+    CH_VERDICT,
+    CH_FREQ,
+    CH_UNBALANCE,
+    CH_VOLTAGE,
+    CH_FLICKER = CH_VOLTAGE + 3,
+    CH_THD = CH_FLICKER + 3,
+    CH_HARMONICS = CH_THD + 3,
+    CH_COUNT = CH_HARMONICS + 3
+};
+
+struct gw_en50160 {
+    struct bus *bus;
+    struct pq_en50160_cfg cfg;
+    struct pq_en50160 acc;
+    struct pq_en50160_result res;
+    int ch[CH_COUNT];
+    int nph;
+    int started;
+};
+
+static int64_t week_start(int64_t t_ns)
+{
+    int64_t k = (t_ns - MONDAY_NS) / WEEK_NS;
+
+    if (t_ns - MONDAY_NS < 0 && (t_ns - MONDAY_NS) % WEEK_NS) {
+        k--;
+    }
+    return MONDAY_NS + k * WEEK_NS;
+}
+
+static double verdict_value(int verdict)
+{
+    return verdict == PQ_EN50160_PASS ? 1.0 : verdict == PQ_EN50160_FAIL ? 0.0 : NAN;
+}
+
+/* Fail if any order fails, pass if every evaluated one passes. */
+static int harmonics_verdict(const struct pq_en50160_result *r, int ph)
+{
+    int v = PQ_EN50160_NOT_EVALUATED;
+
+    for (int h = 2; h <= PQ_EN50160_MAX_H; h++) {
+        int x = r->harmonic[ph][h].verdict;
+
+        if (x == PQ_EN50160_FAIL) {
+            return x;
+        }
+        if (x == PQ_EN50160_NO_DATA ||
+            (x == PQ_EN50160_PASS && v != PQ_EN50160_NO_DATA)) {
+            v = x;
+        }
+    }
+    return v;
+}
+
+static const char *verdict_name(int v)
+{
+    return v == PQ_EN50160_PASS      ? "pass"
+           : v == PQ_EN50160_FAIL    ? "FAIL"
+           : v == PQ_EN50160_NO_DATA ? "no data"
+                                     : "n/a";
+}
+
+/* The worst of the phases' verdicts, by name. */
+static const char *worst(const int *v, int nph)
+{
+    int w = v[0];
+
+    for (int ph = 1; ph < nph; ph++) {
+        if (v[ph] == PQ_EN50160_FAIL ||
+            (v[ph] == PQ_EN50160_NO_DATA && w == PQ_EN50160_PASS)) {
+            w = v[ph];
+        }
+    }
+    return verdict_name(w);
+}
+
+static void publish(struct gw_en50160 *c, int64_t t_ns)
+{
+    struct bus_update u[CH_COUNT];
+    int v[CH_COUNT];
+    size_t n = 0;
+
+    pq_en50160_result(&c->acc, &c->res);
+    v[CH_VERDICT] = c->res.verdict;
+    v[CH_FREQ] = c->res.freq.verdict;
+    v[CH_UNBALANCE] = c->res.unbalance.verdict;
+    for (int ph = 0; ph < 3; ph++) {
+        v[CH_VOLTAGE + ph] = c->res.voltage[ph].verdict;
+        v[CH_FLICKER + ph] = c->res.flicker[ph].verdict;
+        v[CH_THD + ph] = c->res.thd[ph].verdict;
+        v[CH_HARMONICS + ph] = harmonics_verdict(&c->res, ph);
+    }
+    for (int k = 0; k < CH_COUNT; k++) {
+        double x = verdict_value(v[k]);
+
+        if (c->ch[k] >= 0) {
+            u[n++] =
+                (struct bus_update){c->ch[k], {x, t_ns, isnan(x) ? BUS_Q_INVALID : 0}};
+        }
+    }
+    (void) bus_publish_many(c->bus, u, n);
+    LOGF(LOG_INFO, "en50160",
+         "week so far (%u 10-min values): %s; voltage %s, frequency %s, THD %s, "
+         "harmonics %s, "
+         "unbalance %s, flicker %s",
+         c->res.n_10min, verdict_name(v[CH_VERDICT]), worst(v + CH_VOLTAGE, c->nph),
+         verdict_name(v[CH_FREQ]), worst(v + CH_THD, c->nph),
+         worst(v + CH_HARMONICS, c->nph), verdict_name(v[CH_UNBALANCE]),
+         worst(v + CH_FLICKER, c->nph));
+}
+
+/* A value of a later week: close this one (log its verdict), start anew. */
+static void roll(struct gw_en50160 *c, int64_t t_ns)
+{
+    int64_t start = week_start(t_ns);
+
+    if (c->started && start == c->cfg.start_ns) {
+        return;
+    }
+    if (c->started) {
+        pq_en50160_result(&c->acc, &c->res);
+        LOGF(LOG_NOTICE, "en50160", "week from %lld: %s (%u 10-min values, %u flagged)",
+             (long long) (c->cfg.start_ns / 1000000000LL),
+             c->res.verdict == PQ_EN50160_PASS   ? "pass"
+             : c->res.verdict == PQ_EN50160_FAIL ? "FAIL"
+                                                 : "no data",
+             c->res.n_10min, c->res.n_10min_flagged);
+    }
+    c->cfg.start_ns = start;
+    c->started = pq_en50160_init(&c->acc, &c->cfg) == 0;
+}
+
+int gw_en50160_new(const struct compliance_cfg *cc, struct bus *bus, double udin_v,
+                   int line_to_line, int nph, double f_nom_hz, int has_flicker,
+                   struct gw_en50160 **out)
+{
+    static const char *const names[CH_COUNT] = {
+        "verdict",   "freq",      "unbalance",   "voltage/a",   "voltage/b",
+        "voltage/c", "flicker/a", "flicker/b",   "flicker/c",   "thd/a",
+        "thd/b",     "thd/c",     "harmonics/a", "harmonics/b", "harmonics/c"};
+    struct gw_en50160 *c = calloc(1, sizeof(*c));
+    char name[BUS_NAME_MAX];
+
+    if (!c) {
+        return -ENOMEM;
+    }
+    c->bus = bus;
+    c->nph = nph;
+    c->cfg.network = cc->network == EN50160_MV ? PQ_EN50160_MV : PQ_EN50160_LV;
+    c->cfg.system =
+        cc->system == EN50160_ISLAND ? PQ_EN50160_ISLAND : PQ_EN50160_SYNCHRONOUS;
+    c->cfg.f_nom_hz = f_nom_hz;
+    c->cfg.u_ref_v = udin_v;
+    c->cfg.u_line_to_line = line_to_line;
+    c->cfg.nph = nph;
+    c->cfg.has_flicker = has_flicker;
+    for (int k = 0; k < CH_COUNT; k++) {
+        int ph = k >= CH_VOLTAGE ? (k - CH_VOLTAGE) % 3 : 0;
+
+        c->ch[k] = -1;
+        if (ph >= nph || (k == CH_UNBALANCE && nph != 3) ||
+            (k >= CH_FLICKER && k < CH_THD && !has_flicker)) {
+            continue;
+        }
+        snprintf(name, sizeof(name), "local/en50160/%s", names[k]);
+        c->ch[k] = bus_register(bus, name, "");
+        if (c->ch[k] < 0) {
+            int rc = c->ch[k];
+
+            free(c);
+            return rc;
+        }
+    }
+    *out = c;
+    return 0;
+}
+
+void gw_en50160_free(struct gw_en50160 *c)
+{
+    free(c);
+}
+
+void gw_en50160_interval(struct gw_en50160 *c, const struct pq_interval *r)
+{
+    roll(c, r->start_ns);
+    (void) pq_en50160_add_10min(&c->acc, r);
+    publish(c, r->end_ns);
+}
+
+void gw_en50160_freq(struct gw_en50160 *c, int64_t start_ns, unsigned flags, double f_hz)
+{
+    roll(c, start_ns);
+    (void) pq_en50160_add_freq(&c->acc, start_ns, flags, f_hz);
+}
+
+void gw_en50160_plt(struct gw_en50160 *c, int64_t start_ns, unsigned flags,
+                    const double plt[3])
+{
+    if (c->cfg.has_flicker) {
+        roll(c, start_ns);
+        (void) pq_en50160_add_plt(&c->acc, start_ns, flags, plt);
+    }
+}
+
+void gw_en50160_event(struct gw_en50160 *c, const struct pq_event *ev)
+{
+    struct pq_en50160_event e = {.duration_s = ev->duration_s, .start_ns = ev->start_ns};
+
+    switch (ev->kind) {
+    case PQ_EV_DIP:
+        e.kind = PQ_EN50160_DIP;
+        e.pct = ev->residual_pct;
+        break;
+    case PQ_EV_SWELL:
+        e.kind = PQ_EN50160_SWELL;
+        e.pct = ev->max_pct;
+        break;
+    case PQ_EV_INTERRUPTION:
+        e.kind = PQ_EN50160_INTERRUPTION;
+        e.pct = ev->residual_pct;
+        break;
+    default:
+        return;
+    }
+    roll(c, ev->start_ns);
+    (void) pq_en50160_add_event(&c->acc, &e);
+}

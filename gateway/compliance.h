@@ -1,0 +1,32 @@
+/* compliance.h - EN 50160 evaluated continuously on the live meter.
+ *
+ * The observation period is the week (Monday 00:00 UTC to the next), as
+ * EN 50160 counts it; the evaluation of the week so far is published after
+ * every 10-min value: local/en50160/<parameter> is 1 (pass), 0 (fail) or
+ * invalid (no valid value yet), local/en50160/verdict the whole.  At the
+ * week's end the final verdict is logged and a new week starts.  Everything
+ * runs in the acquisition thread, fed by the meter's callbacks. */
+#ifndef PQGATE_COMPLIANCE_H
+#define PQGATE_COMPLIANCE_H
+
+#include <stdint.h>
+
+struct bus;
+struct compliance_cfg;
+struct pq_event;
+struct pq_interval;
+struct gw_en50160;
+
+/* udin_v: Un (L-N, or L-L with line_to_line); nph 1 or 3. */
+int gw_en50160_new(const struct compliance_cfg *cc, struct bus *bus, double udin_v,
+                   int line_to_line, int nph, double f_nom_hz, int has_flicker,
+                   struct gw_en50160 **out);
+void gw_en50160_free(struct gw_en50160 *c); /* NULL: no-op */
+
+void gw_en50160_interval(struct gw_en50160 *c, const struct pq_interval *r); /* 10-min */
+void gw_en50160_freq(struct gw_en50160 *c, int64_t start_ns, unsigned flags, double f_hz);
+void gw_en50160_plt(struct gw_en50160 *c, int64_t start_ns, unsigned flags,
+                    const double plt[3]);
+void gw_en50160_event(struct gw_en50160 *c, const struct pq_event *ev);
+
+#endif
