@@ -284,6 +284,9 @@ struct compliance_cfg {
     int en50160;  /* evaluate the current week continuously */
     int network;  /* enum en50160_network_cfg */
     int system;   /* enum en50160_system_cfg */
+    int ieee519;  /* evaluate IEEE 519 over the current week */
+    int edition;  /* 2014 or 2022 */
+    double isc_a; /* short-circuit current at the PCC */
 };
 
 /* logging */

@@ -12,6 +12,7 @@
 #include "gateway/bus.h"
 #include "pq/en50160.h"
 #include "pq/events.h"
+#include "pq/ieee519.h"
 #include "pq/record.h"
 
 #define WEEK_NS (7LL * 86400 * 1000000000LL)
@@ -245,4 +246,129 @@ void gw_en50160_event(struct gw_en50160 *c, const struct pq_event *ev)
     }
     roll(c, ev->start_ns);
     (void) pq_en50160_add_event(&c->acc, &e);
+}
+
+/* ---- IEEE 519 ----------------------------------------------------------------- */
+
+struct gw_ieee519 {
+    struct bus *bus;
+    struct pq_ieee519_cfg cfg;
+    struct pq_ieee519 *acc;
+    struct pq_ieee519_result res;
+    int ch_verdict, ch_u[3], ch_i[3];
+    int nph;
+};
+
+static double ieee_value(int v)
+{
+    return v == PQ_IEEE519_PASS ? 1.0 : v == PQ_IEEE519_FAIL ? 0.0 : NAN;
+}
+
+int gw_ieee519_new(const struct compliance_cfg *cc, struct bus *bus, double bus_v,
+                   double il_a, int nph, struct gw_ieee519 **out)
+{
+    static const char *const ph[3] = {"a", "b", "c"};
+    struct gw_ieee519 *c = calloc(1, sizeof(*c));
+    char name[BUS_NAME_MAX];
+    int rc;
+
+    if (!c) {
+        return -ENOMEM;
+    }
+    c->bus = bus;
+    c->nph = nph;
+    c->cfg.edition = cc->edition;
+    c->cfg.bus_v = bus_v;
+    c->cfg.isc_a = cc->isc_a;
+    c->cfg.il_a = il_a;
+    c->cfg.nph = nph;
+    c->cfg.start_ns = week_start(0);
+    rc = pq_ieee519_new(&c->cfg, &c->acc); /* checks the settings */
+    if (rc < 0) {
+        LOGF(LOG_ERR, "ieee519",
+             "%.6g V bus, Isc %.6g A, IL %.6g A: not a valid IEEE 519 "
+             "setting",
+             bus_v, cc->isc_a, il_a);
+        free(c);
+        return rc;
+    }
+    c->ch_verdict = bus_register(bus, "local/ieee519/verdict", "");
+    for (int p = 0; p < 3; p++) {
+        c->ch_u[p] = c->ch_i[p] = -1;
+        if (p >= nph) {
+            continue;
+        }
+        snprintf(name, sizeof(name), "local/ieee519/voltage/%s", ph[p]);
+        c->ch_u[p] = bus_register(bus, name, "");
+        snprintf(name, sizeof(name), "local/ieee519/current/%s", ph[p]);
+        c->ch_i[p] = il_a > 0 ? bus_register(bus, name, "") : -1;
+    }
+    *out = c;
+    return 0;
+}
+
+void gw_ieee519_free(struct gw_ieee519 *c)
+{
+    if (c) {
+        pq_ieee519_free(c->acc);
+        free(c);
+    }
+}
+
+void gw_ieee519_interval(struct gw_ieee519 *c, const struct pq_interval *r)
+{
+    int64_t start = week_start(r->start_ns);
+    struct bus_update u[7];
+    size_t n = 0;
+
+    if (start != c->cfg.start_ns) { /* a new week: log the last one's verdict */
+        struct pq_ieee519 *acc = NULL;
+
+        pq_ieee519_result(c->acc, &c->res);
+        if (c->res.n_10min > 0) {
+            LOGF(LOG_NOTICE, "ieee519", "week from %lld: %s",
+                 (long long) (c->cfg.start_ns / 1000000000LL),
+                 c->res.verdict == PQ_IEEE519_PASS   ? "pass"
+                 : c->res.verdict == PQ_IEEE519_FAIL ? "FAIL"
+                                                     : "no data");
+        }
+        c->cfg.start_ns = start;
+        if (pq_ieee519_new(&c->cfg, &acc) < 0) {
+            return;
+        }
+        pq_ieee519_free(c->acc);
+        c->acc = acc;
+    }
+    (void) pq_ieee519_add(c->acc, r);
+    if (r->agg != PQ_AGG_10MIN) {
+        return; /* the 3-s values feed the daily statistics; publish every 10 min */
+    }
+    pq_ieee519_result(c->acc, &c->res);
+    u[n++] =
+        (struct bus_update){c->ch_verdict, {ieee_value(c->res.verdict), r->end_ns, 0}};
+    for (int p = 0; p < c->nph; p++) {
+        u[n++] = (struct bus_update){c->ch_u[p],
+                                     {ieee_value(c->res.u_phase[p]), r->end_ns, 0}};
+        if (c->ch_i[p] >= 0) {
+            u[n++] = (struct bus_update){c->ch_i[p],
+                                         {ieee_value(c->res.i_phase[p]), r->end_ns, 0}};
+        }
+    }
+    for (size_t k = 0; k < n; k++) {
+        if (isnan(u[k].v.value)) {
+            u[k].v.quality = BUS_Q_INVALID;
+        }
+    }
+    (void) bus_publish_many(c->bus, u, n);
+    LOGF(LOG_INFO, "ieee519",
+         "week so far (%u 10-min values): %s; voltage %s, current %s", c->res.n_10min,
+         c->res.verdict == PQ_IEEE519_PASS   ? "pass"
+         : c->res.verdict == PQ_IEEE519_FAIL ? "FAIL"
+                                             : "no data",
+         c->res.u_verdict == PQ_IEEE519_PASS   ? "pass"
+         : c->res.u_verdict == PQ_IEEE519_FAIL ? "FAIL"
+                                               : "no data",
+         c->res.i_verdict == PQ_IEEE519_PASS   ? "pass"
+         : c->res.i_verdict == PQ_IEEE519_FAIL ? "FAIL"
+                                               : "n/a");
 }

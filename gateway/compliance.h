@@ -29,4 +29,16 @@ void gw_en50160_plt(struct gw_en50160 *c, int64_t start_ns, unsigned flags,
                     const double plt[3]);
 void gw_en50160_event(struct gw_en50160 *c, const struct pq_event *ev);
 
+/* IEEE 519 over the week: weekly 95th/99th percentiles of the 10-min
+ * values and daily 99th of the 3-s values; local/ieee519/verdict,
+ * local/ieee519/voltage/<ph>, local/ieee519/current/<ph>.  bus_v: nominal
+ * L-L voltage at the PCC; il_a: maximum demand current (0: voltage only). */
+struct gw_ieee519;
+
+int gw_ieee519_new(const struct compliance_cfg *cc, struct bus *bus, double bus_v,
+                   double il_a, int nph, struct gw_ieee519 **out);
+void gw_ieee519_free(struct gw_ieee519 *c); /* NULL: no-op */
+void gw_ieee519_interval(struct gw_ieee519 *c,
+                         const struct pq_interval *r); /* 3 s, 10 min */
+
 #endif

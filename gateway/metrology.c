@@ -60,6 +60,7 @@ struct metrology {
     int64_t published_ns;       /* stream time of the last periodic publish */
     struct gw_capture *capture; /* NULL: captures off */
     struct gw_en50160 *en50160; /* NULL: not evaluated */
+    struct gw_ieee519 *ieee519; /* NULL: not evaluated */
     atomic_int manual;          /* manual captures asked for (main loop) */
     int sub_capture;            /* bus subscription, -1: none */
     uint64_t frames;            /* fed to the meter so far */
@@ -353,6 +354,9 @@ static void on_record(void *ctx, const struct pq_interval *r)
     if (m->en50160 && r->agg == PQ_AGG_10MIN) {
         gw_en50160_interval(m->en50160, r);
     }
+    if (m->ieee519 && (r->agg == PQ_AGG_10MIN || r->agg == PQ_AGG_3S)) {
+        gw_ieee519_interval(m->ieee519, r);
+    }
 }
 
 static void on_freq10s(void *ctx, int64_t start_ns, int64_t end_ns, double f,
@@ -620,6 +624,7 @@ static void metrology_free(struct metrology *m)
 {
     gw_capture_free(m->capture);
     gw_en50160_free(m->en50160);
+    gw_ieee519_free(m->ieee519);
     pq_meter_free(m->meter);
     adc_close(m->adc);
     for (int l = 0; l < PQ_AGG_COUNT; l++) {
@@ -724,6 +729,15 @@ static int metrology_start(struct gw *gw, void **state)
                             m->mcfg.engine.wiring == PQ_WIRING_DELTA,
                             m->mcfg.engine.wiring == PQ_WIRING_SINGLE ? 1 : 3,
                             m->mcfg.engine.f_nominal_hz, m->mcfg.flicker, &m->en50160);
+    }
+    if (rc == 0 && gw->cfg->compliance.ieee519) {
+        double bus_v = m->mcfg.engine.wiring == PQ_WIRING_DELTA
+                           ? m->mcfg.engine.udin_v
+                           : m->mcfg.engine.udin_v * sqrt(3.0); /* L-L at the PCC */
+
+        rc = gw_ieee519_new(
+            &gw->cfg->compliance, gw->bus, bus_v, mc->max_demand_current_a,
+            m->mcfg.engine.wiring == PQ_WIRING_SINGLE ? 1 : 3, &m->ieee519);
     }
     if (rc == 0) {
         rc = open_meter(m); /* after the capture: the RMS bursts go with it */

@@ -44,3 +44,39 @@ def test_en50160_live_passes_a_clean_feeder(pqgate, tmp_path):
     assert "voltage pass" in line and "frequency pass" in line and "harmonics pass" in line
     # no 2-h Plt yet after 10 minutes: the week so far has no flicker data
     assert "flicker no data" in line, line
+
+
+IEEE = """\
+gateway: {id: ieee519-test}
+meter:
+  source: sim
+  nominal_voltage: 230 V
+  max_demand_current: 100 A
+  sim:
+    realtime: false
+    sample_rate: 6.4 kHz
+    current: 100 A
+    harmonics:
+      - {order: 5, voltage: 2 %, current: 30 %}
+compliance: {en50160: false, ieee519: true, edition: 2022, isc: 3000 A}
+"""
+
+
+def test_ieee519_live_fails_a_current_harmonic_above_table_2(pqgate, tmp_path):
+    # Isc/IL = 30: the 20..50 row, 7 % for 3 <= h < 11; I5 = 30 % of IL
+    cfg = tmp_path / "ieee.yaml"
+    cfg.write_text(IEEE)
+    d = pqgate(cfg)
+    d.wait_for(r"started")
+    m = d.wait_for(r"ieee519: week so far \(1 10-min values\): (.*)", timeout=60)
+    d.stop()
+    assert m.group(1) == "FAIL; voltage pass, current FAIL", m.group(1)
+
+
+def test_ieee519_without_isc_is_a_config_error(pqgate_cli, tmp_path):
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(IEEE.replace(", isc: 3000 A", ""))
+    rc, out, err = pqgate_cli("check-config", cfg)
+    assert rc == 1
+    # isc is absent: the error points at the section that lacks it
+    assert re.search(r"bad.yaml:12:13: compliance: IEEE 519 needs the short-circuit current", err)
