@@ -16,49 +16,32 @@ static const char *valid_frequency(const void *v)
     return f == 50.0 || f == 60.0 ? NULL : "50 Hz or 60 Hz";
 }
 
-static const struct cfg_field ratio_v_fields[] = {
-    {.key = "primary",
-     .type = CFG_QUANTITY,
-     .offset = offsetof(struct ratio_cfg, primary),
-     .flags = CFG_RANGE,
-     .min = 1e-3,
-     .max = 1e6,
-     .unit = "V",
-     .def = "1 V",
-     .doc = "rated primary voltage"},
-    {.key = "secondary",
-     .type = CFG_QUANTITY,
-     .offset = offsetof(struct ratio_cfg, secondary),
-     .flags = CFG_RANGE,
-     .min = 1e-3,
-     .max = 1e6,
-     .unit = "V",
-     .def = "1 V",
-     .doc = "rated secondary voltage"},
-    {0},
-};
+/* A transformer ratio in unit: rated primary and secondary values. */
+#define RATIO_FIELDS(unit_, what_, max_secondary_)        \
+    {.key = "primary",                                    \
+     .type = CFG_QUANTITY,                                \
+     .offset = offsetof(struct ratio_cfg, primary),       \
+     .flags = CFG_RANGE,                                  \
+     .min = 1e-3,                                         \
+     .max = 1e6,                                          \
+     .unit = (unit_),                                     \
+     .def = "1 " unit_,                                   \
+     .doc = "rated primary " what_},                      \
+        {.key = "secondary",                              \
+         .type = CFG_QUANTITY,                            \
+         .offset = offsetof(struct ratio_cfg, secondary), \
+         .flags = CFG_RANGE,                              \
+         .min = 1e-3,                                     \
+         .max = (max_secondary_),                         \
+         .unit = (unit_),                                 \
+         .def = "1 " unit_,                               \
+         .doc = "rated secondary " what_},                \
+    {                                                     \
+        0                                                 \
+    }
 
-static const struct cfg_field ratio_a_fields[] = {
-    {.key = "primary",
-     .type = CFG_QUANTITY,
-     .offset = offsetof(struct ratio_cfg, primary),
-     .flags = CFG_RANGE,
-     .min = 1e-3,
-     .max = 1e6,
-     .unit = "A",
-     .def = "1 A",
-     .doc = "rated primary current"},
-    {.key = "secondary",
-     .type = CFG_QUANTITY,
-     .offset = offsetof(struct ratio_cfg, secondary),
-     .flags = CFG_RANGE,
-     .min = 1e-3,
-     .max = 1e4,
-     .unit = "A",
-     .def = "1 A",
-     .doc = "rated secondary current"},
-    {0},
-};
+static const struct cfg_field ratio_v_fields[] = {RATIO_FIELDS("V", "voltage", 1e6)};
+static const struct cfg_field ratio_a_fields[] = {RATIO_FIELDS("A", "current", 1e4)};
 
 static const struct cfg_schema pt_schema = {
     .name = "meter.pt",

@@ -16,6 +16,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "pq/en50160.h"
+
 #define ITIC_T_CYC (0.01 / 60.0) /* 0.01 cycle at 60 Hz, s */
 #define ITIC_T_1MS 1e-3
 #define ITIC_T_3MS 3e-3
@@ -131,28 +133,24 @@ static int no_cell(char out[4])
     return -ERANGE;
 }
 
+/* The tables' boundaries live in one place, pq/en50160.c; these name the
+ * cells. */
 int pq_en50160_dip_cell(double residual_pct, double duration_s, char out[4])
 {
-    double u = residual_pct, t = duration_s;
-    char row;
-    int col;
+    int row, col;
 
-    if (!(u < 90.0) || !(t >= 0.01 && t <= 60.0)) {
+    if (pq_en50160_dip_index(residual_pct, duration_s, &row, &col) < 0) {
         return no_cell(out); /* also NaN */
     }
-    row = u >= 80.0 ? 'A' : u >= 70.0 ? 'B' : u >= 40.0 ? 'C' : u >= 5.0 ? 'D' : 'X';
-    col = t <= 0.2 ? 1 : t <= 0.5 ? 2 : t <= 1.0 ? 3 : t <= 5.0 ? 4 : 5;
-    return put_cell(out, row, col);
+    return put_cell(out, "ABCDX"[row], col + 1);
 }
 
 int pq_en50160_swell_cell(double max_pct, double duration_s, char out[4])
 {
-    double u = max_pct, t = duration_s;
-    int col;
+    int row, col;
 
-    if (!(u > 110.0) || !(t >= 0.01)) {
+    if (pq_en50160_swell_index(max_pct, duration_s, &row, &col) < 0) {
         return no_cell(out);
     }
-    col = t <= 0.5 ? 1 : t <= 5.0 ? 2 : t <= 60.0 ? 3 : 4;
-    return put_cell(out, u >= 120.0 ? 'S' : 'T', col);
+    return put_cell(out, "ST"[row], col + 1);
 }
