@@ -382,8 +382,9 @@ static void on_event_start(void *ctx, int kind, int64_t start_ns)
     } else if (m->burst_pending && m->burst_kind == PQ_EV_RVC &&
                ((1u << kind) & FLAGGING)) {
         /* an RVC that turns into a dip or swell is that dip or swell
-         * (IEC 61000-4-30 5.11): the burst is named after it */
+         * (IEC 61000-4-30 5.11): the burst is its, from its start */
         m->burst_kind = kind;
+        m->burst_event_ns = start_ns;
     }
     if (m->out.event_start) {
         m->out.event_start(m->out.ctx, kind, start_ns);
