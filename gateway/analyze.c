@@ -1,5 +1,6 @@
 /* analyze.c - `pqgate analyze FILE.cfg`: run the meter over a COMTRADE
- * recording and print JSON Lines (DESIGN.md, "The analysis contract").
+ * recording and print JSON Lines (DESIGN.md, "The analysis contract"), or
+ * with --report an EN 50160 / IEEE 519 report of it (gateway/report.h).
  *
  * The recording goes through exactly the engine the gateway runs live, so
  * a recording analysed offline and the same signal measured live give the
@@ -17,6 +18,7 @@
 
 #include "config/units.h"
 #include "drivers/adc/comtrade_load.h"
+#include "gateway/report.h"
 #include "pq/comtrade.h"
 #include "pq/err.h"
 #include "pq/event_json.h"
@@ -35,6 +37,12 @@ struct analyze_opts {
     double il_a;
     int events, flicker;
     int lamp; /* enum pq_lamp; -1: by the nominal frequency */
+    /* --report */
+    int report; /* enum report_kind; -1: JSON Lines */
+    int format; /* enum report_format; -1: not given (JSON) */
+    double isc_a, il_report_a;
+    int edition; /* 0: not given (2022) */
+    int mv, island, levels_given;
 };
 
 struct printer {
@@ -42,8 +50,9 @@ struct printer {
     char *buf;
     size_t cap;
     int failed;
-    long basic; /* basic records measured */
-    int delta;  /* events name line-line phases */
+    long basic;            /* basic records measured */
+    int delta;             /* events name line-line phases */
+    struct report *report; /* --report: the callbacks feed it instead */
 };
 
 /* ---- output ------------------------------------------------------------------- */
@@ -167,6 +176,51 @@ static void on_energy(void *ctx, const struct pq_meter_energy *e)
             "{\"type\":\"energy\",\"start\":\"%s\",\"end\":\"%s\",\"kwh_del\":%.6f,"
             "\"kwh_rec\":%.6f,\"kvarh_del\":%.6f,\"kvarh_rec\":%.6f,\"kvah\":%.6f}\n",
             a, b, e->kwh_del, e->kwh_rec, e->kvarh_del, e->kvarh_rec, e->kvah);
+}
+
+/* ---- report ------------------------------------------------------------------- */
+
+static void rep_interval(void *ctx, const struct pq_interval *r)
+{
+    struct printer *p = ctx;
+
+    p->basic += r->agg == PQ_AGG_200MS;
+    report_interval(p->report, r);
+}
+
+static void rep_freq10s(void *ctx, int64_t start_ns, int64_t end_ns, double f_hz,
+                        unsigned flags)
+{
+    struct printer *p = ctx;
+
+    (void) end_ns;
+    report_freq10s(p->report, start_ns, f_hz, flags);
+}
+
+static void rep_flicker(void *ctx, int64_t start, int64_t end, const double pst[3],
+                        int nph, unsigned flags)
+{
+    struct printer *p = ctx;
+
+    (void) start;
+    (void) end;
+    report_pst(p->report, pst, nph, flags);
+}
+
+static void rep_flicker_plt(void *ctx, int64_t start, int64_t end, const double plt[3],
+                            int nph, unsigned flags)
+{
+    struct printer *p = ctx;
+
+    (void) end;
+    report_plt(p->report, start, plt, nph, flags);
+}
+
+static void rep_event(void *ctx, const struct pq_event *ev)
+{
+    struct printer *p = ctx;
+
+    report_event(p->report, ev);
 }
 
 /* ---- channels ------------------------------------------------------------------- */
@@ -327,92 +381,132 @@ static double sample_rate(const struct pq_comtrade *ct)
     return 0;
 }
 
-static int run_meter(const struct analyze_opts *o, const struct pq_comtrade *ct,
-                     const struct mapping *m, struct printer *p)
+static void meter_out(const struct analyze_opts *o, struct printer *p,
+                      struct pq_meter_out *out)
 {
-    struct pq_meter_out out = {
-        .interval = on_interval,
-        .freq10s = on_freq10s,
-        .energy = on_energy,
-        .ctx = p,
-    };
-    struct pq_meter_cfg cfg;
-
+    memset(out, 0, sizeof(*out));
+    out->ctx = p;
+    if (o->report >= 0) {
+        out->interval = rep_interval;
+        out->freq10s = rep_freq10s;
+        out->flicker = rep_flicker;
+        out->flicker_plt = rep_flicker_plt;
+        out->event = rep_event;
+        return;
+    }
+    out->interval = on_interval;
+    out->freq10s = on_freq10s;
+    out->energy = on_energy;
     if (o->flicker) {
-        out.flicker = on_flicker;
-        out.flicker_plt = on_flicker_plt;
+        out->flicker = on_flicker;
+        out->flicker_plt = on_flicker_plt;
     }
     if (o->events) {
-        out.event = on_event;
-        out.burst = on_burst;
+        out->event = on_event;
+        out->burst = on_burst;
     }
-    struct pq_meter *meter = NULL;
-    float *chunk;
-    const char *why = NULL;
-    double fs = sample_rate(ct);
-    size_t nsamples = ct->nsamples;
-    int rc;
+}
 
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.engine.fs_hz = fs;
-    cfg.engine.nch = m->nch;
-    memcpy(cfg.engine.role, m->role, sizeof(m->role));
-    cfg.engine.wiring = o->wiring >= 0 ? o->wiring
-                        : m->nu >= 3   ? PQ_WIRING_WYE
-                                       : PQ_WIRING_SINGLE;
-    cfg.engine.f_nominal_hz =
+static void meter_cfg(const struct analyze_opts *o, const struct pq_comtrade *ct,
+                      const struct mapping *m, double fs, struct pq_meter_cfg *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->engine.fs_hz = fs;
+    cfg->engine.nch = m->nch;
+    memcpy(cfg->engine.role, m->role, sizeof(m->role));
+    cfg->engine.wiring = o->wiring >= 0 ? o->wiring
+                         : m->nu >= 3   ? PQ_WIRING_WYE
+                                        : PQ_WIRING_SINGLE;
+    cfg->engine.f_nominal_hz =
         o->f_nom_hz > 0                                                 ? o->f_nom_hz
         : fabs(ct->line_freq_hz - 60.0) < fabs(ct->line_freq_hz - 50.0) ? 60.0
                                                                         : 50.0;
-    cfg.engine.udin_v =
+    cfg->engine.udin_v =
         o->udin_v > 0 ? o->udin_v : closest_nominal(first_rms(ct, m, 0, fs), 0);
-    cfg.engine.il_a = o->il_a;
-    cfg.engine.start_ns = ct->start_ns;
-    cfg.levels = o->levels;
-    cfg.flicker = o->flicker;
-    cfg.flicker_lamp = o->lamp >= 0                      ? o->lamp
-                       : cfg.engine.f_nominal_hz == 60.0 ? PQ_LAMP_120V
-                                                         : PQ_LAMP_230V;
-    if (cfg.engine.wiring == PQ_WIRING_DELTA && o->udin_v <= 0) {
-        cfg.engine.udin_v = closest_nominal(first_rms(ct, m, 0, fs) * sqrt(3.0), 1);
+    cfg->engine.il_a = o->il_a;
+    cfg->engine.start_ns = ct->start_ns;
+    cfg->levels = o->levels;
+    cfg->flicker = o->flicker;
+    cfg->flicker_lamp = o->lamp >= 0                       ? o->lamp
+                        : cfg->engine.f_nominal_hz == 60.0 ? PQ_LAMP_120V
+                                                           : PQ_LAMP_230V;
+    if (cfg->engine.wiring == PQ_WIRING_DELTA && o->udin_v <= 0) {
+        cfg->engine.udin_v = closest_nominal(first_rms(ct, m, 0, fs) * sqrt(3.0), 1);
     }
-    cfg.events = o->events;
-    cfg.burst_before_s = 0.2; /* the Urms(1/2) envelope from 0.2 s before */
-    cfg.burst_after_s = 1.0;  /* to 1 s after each event's start */
-    cfg.ev.udin_v = cfg.engine.udin_v;
-    cfg.ev.nph = cfg.engine.wiring == PQ_WIRING_SINGLE ? 1 : 3;
-    cfg.ev.use_ll = cfg.engine.wiring == PQ_WIRING_DELTA;
-    cfg.ev.f_nominal_hz = cfg.engine.f_nominal_hz;
-    cfg.ev.rvc_pct = 5.0; /* IEC 61000-4-30 5.11 leaves it to the user: 5 %, 2.5 % */
-    cfg.ev.rvc_hysteresis_pct = 2.5;
-    p->delta = cfg.ev.use_ll;
-    rc = pq_meter_new(&cfg, &out, &meter, &why);
-    if (rc < 0) {
-        fprintf(stderr, "pqgate analyze: %s: %s\n", o->path, why ? why : pq_strerror(rc));
+    cfg->events = o->events;
+    cfg->burst_before_s = 0.2; /* the Urms(1/2) envelope from 0.2 s before */
+    cfg->burst_after_s = 1.0;  /* to 1 s after each event's start */
+    if (o->report >= 0) {
+        /* what the evaluators and the plots take: 3-s (IEEE 519 daily
+         * statistics) and 10-min values, events; Plt for EN 50160 */
+        cfg->levels = 1u << PQ_AGG_200MS | 1u << PQ_AGG_3S | 1u << PQ_AGG_10MIN;
+        cfg->events = 1;
+        cfg->flicker = o->report == REPORT_EN50160;
+        cfg->burst_before_s = cfg->burst_after_s = 0.0;
+    }
+    cfg->ev.udin_v = cfg->engine.udin_v;
+    cfg->ev.nph = cfg->engine.wiring == PQ_WIRING_SINGLE ? 1 : 3;
+    cfg->ev.use_ll = cfg->engine.wiring == PQ_WIRING_DELTA;
+    cfg->ev.f_nominal_hz = cfg->engine.f_nominal_hz;
+    cfg->ev.rvc_pct = 5.0; /* IEC 61000-4-30 5.11 leaves it to the user: 5 %, 2.5 % */
+    cfg->ev.rvc_hysteresis_pct = 2.5;
+}
+
+/* IEEE 519 Table 1 goes by the nominal L-L bus voltage: the measured
+ * system's, snapped to the IEC 60038 value within 2 % (230 V -> 400 V). */
+static double bus_voltage(const struct pq_meter_cfg *cfg)
+{
+    double u, std;
+
+    if (cfg->engine.wiring == PQ_WIRING_DELTA) {
+        return cfg->engine.udin_v;
+    }
+    u = cfg->engine.udin_v * sqrt(3.0);
+    std = closest_nominal(u, 1);
+    return fabs(std / u - 1.0) <= 0.02 ? std : u;
+}
+
+static int start_report(const struct analyze_opts *o, const struct pq_comtrade *ct,
+                        const struct mapping *m, const struct pq_meter_cfg *cfg,
+                        double seconds, struct printer *p)
+{
+    struct report_cfg rc = {
+        .kind = o->report,
+        .file = o->path,
+        .station = ct->station,
+        .device = ct->device,
+        .start_ns = ct->start_ns,
+        .end_ns = ct->start_ns + (int64_t) llround(seconds * 1e9),
+        .udin_v = cfg->engine.udin_v,
+        .line_to_line = cfg->engine.wiring == PQ_WIRING_DELTA,
+        .nph = cfg->engine.wiring == PQ_WIRING_SINGLE ? 1 : 3,
+        .f_nom_hz = cfg->engine.f_nominal_hz,
+        .has_current = m->ni > 0,
+        .mv = o->mv,
+        .island = o->island,
+        .edition = o->edition ? o->edition : 2022,
+        .bus_v = bus_voltage(cfg),
+        .isc_a = o->isc_a,
+        .il_a = o->il_report_a > 0 ? o->il_report_a : o->il_a,
+    };
+    char why[256];
+    int rc_new = report_new(&rc, &p->report, why, sizeof(why));
+
+    if (rc_new < 0) {
+        fprintf(stderr, "pqgate analyze: %s: %s\n", o->path, why);
         return 1;
     }
-    fprintf(stderr,
-            "pqgate analyze: %s: %zu samples at %.6g Hz, %zu channels used, %s, "
-            "Udin %.6g V, %.0f Hz\n",
-            o->path, ct->nsamples, fs, m->nch,
-            cfg.engine.wiring == PQ_WIRING_WYE     ? "wye"
-            : cfg.engine.wiring == PQ_WIRING_DELTA ? "delta"
-                                                   : "single phase",
-            cfg.engine.udin_v, cfg.engine.f_nominal_hz);
-    if (ct->nrates > 1) {
-        /* the engine needs one fixed rate: analyse the first segment */
-        nsamples = (size_t) ct->rates[0].end_sample < nsamples
-                       ? (size_t) ct->rates[0].end_sample
-                       : nsamples;
-        fprintf(stderr,
-                "pqgate analyze: %s: %zu sample rates; analysing the first segment "
-                "(%zu samples at %.6g Hz)\n",
-                o->path, ct->nrates, nsamples, fs);
-    }
-    chunk = malloc(CHUNK * m->nch * sizeof(float));
+    return 0;
+}
+
+/* The recording's first nsamples frames, in chunks, into the meter. */
+static int feed(struct pq_meter *meter, const struct pq_comtrade *ct,
+                const struct mapping *m, size_t nsamples)
+{
+    float *chunk = malloc(CHUNK * m->nch * sizeof(float));
+
     if (!chunk) {
-        pq_meter_free(meter);
-        return 1;
+        return -ENOMEM;
     }
     for (size_t k0 = 0; k0 < nsamples; k0 += CHUNK) {
         size_t n = nsamples - k0 < CHUNK ? nsamples - k0 : CHUNK;
@@ -427,15 +521,81 @@ static int run_meter(const struct analyze_opts *o, const struct pq_comtrade *ct,
         pq_meter_feed(meter, chunk, n);
     }
     pq_meter_finish(meter);
-    pq_meter_free(meter);
     free(chunk);
-    if (p->basic == 0 && (o->levels & 1u << PQ_AGG_200MS)) {
+    return 0;
+}
+
+static int write_report(const struct analyze_opts *o, struct printer *p)
+{
+    int rc = o->format == REPORT_HTML ? report_write_html(p->report, p->f)
+                                      : report_write_json(p->report, p->f);
+
+    if (rc < 0) {
+        fprintf(stderr, "pqgate analyze: %s: writing the report: %s\n", o->path,
+                pq_strerror(rc));
+        return 1;
+    }
+    return 0;
+}
+
+static int run_meter(const struct analyze_opts *o, const struct pq_comtrade *ct,
+                     const struct mapping *m, struct printer *p)
+{
+    struct pq_meter_out out;
+    struct pq_meter_cfg cfg;
+    struct pq_meter *meter = NULL;
+    const char *why = NULL;
+    double fs = sample_rate(ct);
+    size_t nsamples = ct->nsamples;
+    int rc;
+
+    if (ct->nrates > 1) {
+        /* the engine needs one fixed rate: analyse the first segment */
+        nsamples = (size_t) ct->rates[0].end_sample < nsamples
+                       ? (size_t) ct->rates[0].end_sample
+                       : nsamples;
+    }
+    meter_cfg(o, ct, m, fs, &cfg);
+    meter_out(o, p, &out);
+    p->delta = cfg.ev.use_ll;
+    rc = pq_meter_new(&cfg, &out, &meter, &why);
+    if (rc < 0) {
+        fprintf(stderr, "pqgate analyze: %s: %s\n", o->path, why ? why : pq_strerror(rc));
+        return 1;
+    }
+    if (o->report >= 0 && start_report(o, ct, m, &cfg, (double) nsamples / fs, p)) {
+        pq_meter_free(meter);
+        return 1;
+    }
+    fprintf(stderr,
+            "pqgate analyze: %s: %zu samples at %.6g Hz, %zu channels used, %s, "
+            "Udin %.6g V, %.0f Hz\n",
+            o->path, ct->nsamples, fs, m->nch,
+            cfg.engine.wiring == PQ_WIRING_WYE     ? "wye"
+            : cfg.engine.wiring == PQ_WIRING_DELTA ? "delta"
+                                                   : "single phase",
+            cfg.engine.udin_v, cfg.engine.f_nominal_hz);
+    if (ct->nrates > 1) {
+        fprintf(stderr,
+                "pqgate analyze: %s: %zu sample rates; analysing the first segment "
+                "(%zu samples at %.6g Hz)\n",
+                o->path, ct->nrates, nsamples, fs);
+    }
+    rc = feed(meter, ct, m, nsamples);
+    pq_meter_free(meter);
+    if (rc < 0) {
+        return 1;
+    }
+    if (p->basic == 0 && (cfg.levels & 1u << PQ_AGG_200MS)) {
         fprintf(
             stderr,
             "pqgate analyze: %s: %.3f s of signal hold no complete basic window (the "
             "engine needs %d cycles to settle, then %d per window): nothing measured\n",
             o->path, (double) nsamples / fs, 10,
             cfg.engine.f_nominal_hz == 60.0 ? 12 : 10);
+    }
+    if (p->report) {
+        return write_report(o, p);
     }
     return p->failed ? 1 : 0;
 }
@@ -475,6 +635,78 @@ static int usage(const char *msg)
     return EXIT_USAGE;
 }
 
+/* The report's options: 0 (taken), an exit code (bad value), or -1 (not
+ * one of them). */
+static int parse_report_opt(int c, struct analyze_opts *o)
+{
+    switch (c) {
+    case 'r':
+        o->report = strcmp(optarg, "en50160") == 0   ? REPORT_EN50160
+                    : strcmp(optarg, "ieee519") == 0 ? REPORT_IEEE519
+                                                     : -2;
+        return o->report == -2 ? usage("--report: expected en50160 or ieee519") : 0;
+    case 'F':
+        o->format = strcmp(optarg, "json") == 0   ? REPORT_JSON
+                    : strcmp(optarg, "html") == 0 ? REPORT_HTML
+                                                  : -2;
+        return o->format == -2 ? usage("--format: expected json or html") : 0;
+    case 'S':
+        if (units_parse_quantity(optarg, "A", &o->isc_a) < 0 || !(o->isc_a > 0)) {
+            return usage("--isc: expected a short-circuit current like 10kA");
+        }
+        return 0;
+    case 'L':
+        if (units_parse_quantity(optarg, "A", &o->il_report_a) < 0 ||
+            !(o->il_report_a > 0)) {
+            return usage("--il: expected a current like 400 A");
+        }
+        return 0;
+    case 'E':
+        o->edition = strcmp(optarg, "2014") == 0   ? 2014
+                     : strcmp(optarg, "2022") == 0 ? 2022
+                                                   : -1;
+        return o->edition < 0 ? usage("--edition: expected 2014 or 2022") : 0;
+    case 'M':
+        o->mv = 1;
+        return 0;
+    case 'I':
+        o->island = 1;
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+/* Options that only make sense with one kind of report. */
+static int check_report_opts(const struct analyze_opts *o)
+{
+    int ieee = o->isc_a > 0 || o->il_report_a > 0 || o->edition;
+
+    if (o->report < 0 && (o->format >= 0 || ieee || o->mv || o->island)) {
+        return usage("--format, --isc, --il, --edition, --mv and --island need --report");
+    }
+    if (o->report >= 0 && o->levels_given) {
+        return usage("--aggregations: not with --report (the report takes the intervals "
+                     "it needs)");
+    }
+    if (o->report == REPORT_IEEE519 && (o->mv || o->island)) {
+        return usage("--mv and --island apply to --report en50160");
+    }
+    if (o->report == REPORT_EN50160 && ieee) {
+        return usage("--isc, --il and --edition apply to --report ieee519");
+    }
+    if (o->report == REPORT_IEEE519 && (o->il_report_a > 0 || o->il_a > 0) &&
+        !(o->isc_a > 0)) {
+        return usage("--report ieee519: the current limits need --isc with --il (or "
+                     "--max-demand-current)");
+    }
+    if (o->report == REPORT_IEEE519 && o->isc_a > 0 &&
+        !(o->il_report_a > 0 || o->il_a > 0)) {
+        return usage("--report ieee519: --isc needs --il (or --max-demand-current)");
+    }
+    return 0;
+}
+
 static int parse_opts(int argc, char **argv, struct analyze_opts *o)
 {
     static const struct option longopts[] = {
@@ -486,13 +718,22 @@ static int parse_opts(int argc, char **argv, struct analyze_opts *o)
         {"events", no_argument, NULL, 'e'},
         {"flicker", no_argument, NULL, 'k'},
         {"lamp", required_argument, NULL, 'l'},
+        {"report", required_argument, NULL, 'r'},
+        {"format", required_argument, NULL, 'F'},
+        {"isc", required_argument, NULL, 'S'},
+        {"il", required_argument, NULL, 'L'},
+        {"edition", required_argument, NULL, 'E'},
+        {"mv", no_argument, NULL, 'M'},
+        {"island", no_argument, NULL, 'I'},
         {NULL, 0, NULL, 0},
     };
-    int c;
+    int c, rc;
 
     memset(o, 0, sizeof(*o));
     o->wiring = -1;
     o->lamp = -1;
+    o->report = -1;
+    o->format = -1;
     o->levels = (1u << PQ_AGG_COUNT) - 1;
     optind = 1;
     opterr = 0;
@@ -524,6 +765,7 @@ static int parse_opts(int argc, char **argv, struct analyze_opts *o)
             if (parse_levels(optarg, &o->levels) < 0) {
                 return usage("--aggregations: expected a list of 200ms, 3s, 10min, 2h");
             }
+            o->levels_given = 1;
             break;
         case 'i':
             if (units_parse_quantity(optarg, "A", &o->il_a) < 0 || !(o->il_a > 0)) {
@@ -545,24 +787,32 @@ static int parse_opts(int argc, char **argv, struct analyze_opts *o)
             }
             break;
         default:
+            rc = parse_report_opt(c, o);
+            if (rc >= 0) {
+                if (rc) {
+                    return rc;
+                }
+                break;
+            }
             fprintf(stderr, "pqgate analyze: unknown or incomplete option '%s'\n",
                     argv[optind - 1]);
             return usage("options: --nominal-voltage --nominal-frequency --wiring "
-                         "--aggregations --max-demand-current --events --flicker --lamp");
+                         "--aggregations --max-demand-current --events --flicker --lamp "
+                         "--report --format --isc --il --edition --mv --island");
         }
     }
     if (optind != argc - 1) {
         return usage(optind >= argc ? "missing FILE.cfg" : "more than one file");
     }
     o->path = argv[optind];
-    return 0;
+    return check_report_opts(o);
 }
 
 int cmd_analyze(int argc, char **argv)
 {
     struct analyze_opts o;
     struct pq_comtrade *ct = NULL;
-    struct printer p = {stdout, NULL, 0, 0, 0, 0};
+    struct printer p = {stdout, NULL, 0, 0, 0, 0, NULL};
     struct mapping m;
     char err[512];
     int rc = parse_opts(argc, argv, &o);
@@ -583,6 +833,7 @@ int cmd_analyze(int argc, char **argv)
     p.cap = 64 * 1024;
     p.buf = malloc(p.cap);
     rc = p.buf ? run_meter(&o, ct, &m, &p) : 1;
+    report_free(p.report);
     free(p.buf);
     pq_comtrade_free(ct);
     if (fflush(stdout) != 0) {

@@ -206,10 +206,12 @@ static const struct command commands[] = {
      "FILE:LINE:COLUMN: key.path: message, and the exit code is 1.\n\n"
      "  --set KEY.PATH=VALUE   as for 'run'\n"
      "  --explain              add each key's description as a comment"},
-    {"analyze", cmd_analyze, "measure a COMTRADE recording, print JSON Lines",
+    {"analyze", cmd_analyze, "measure a COMTRADE recording, print JSON Lines or a report",
      "pqgate analyze FILE.cfg [--nominal-voltage V] [--nominal-frequency 50|60]\n"
      "       [--wiring wye|delta|single] [--aggregations 200ms,3s,10min,2h]\n"
-     "       [--max-demand-current A] [--events] [--flicker]",
+     "       [--max-demand-current A] [--events] [--flicker] [--lamp 230v|120v]\n"
+     "       [--report en50160|ieee519 [--format json|html] [--mv] [--island]\n"
+     "        [--isc A --il A] [--edition 2014|2022]]",
      "Runs the gateway's metrology engine over a COMTRADE recording (IEEE C37.111\n"
      "1991/1999/2013: .cfg with .dat, or .cff; ASCII, BINARY, BINARY32, FLOAT32) and\n"
      "prints one JSON record per line on stdout: 'interval' records for each\n"
@@ -222,7 +224,24 @@ static const struct command commands[] = {
      "Without options the nominal frequency is the closest of 50/60 Hz to the\n"
      "file's line frequency, the nominal voltage the standard voltage closest to\n"
      "the first second's RMS, and the wiring wye with three voltages, else single.\n\n"
-     "  --max-demand-current A   IEEE 519 IL for the TDD (default: no TDD)"},
+     "  --max-demand-current A   IEEE 519 IL for the TDD (default: no TDD)\n"
+     "  --events, --flicker      also print 'event' and 'flicker' records\n"
+     "  --lamp 230v|120v         flickermeter lamp (default: by the frequency)\n\n"
+     "Reports: with --report, analyze prints one compliance report of the whole\n"
+     "recording instead of the records (events and flicker measured as needed).\n"
+     "The observation period is the recording's span, however short; the report\n"
+     "says when it is shorter than the standard's week and gives the number of\n"
+     "valid values of every parameter.\n\n"
+     "  --report en50160|ieee519 EN 50160:2010 or IEEE 519 evaluation\n"
+     "  --format json|html       one JSON document (default), or one self-contained\n"
+     "                           HTML page with the parameter table and plots\n"
+     "  --mv, --island           EN 50160: MV network (Uc = the nominal voltage),\n"
+     "                           system without synchronous connection\n"
+     "  --isc A, --il A          IEEE 519: short-circuit and maximum demand load\n"
+     "                           current at the PCC, for the current limits (--il\n"
+     "                           defaults to --max-demand-current; without IL only\n"
+     "                           the voltage is evaluated)\n"
+     "  --edition 2014|2022      IEEE 519 edition (default 2022)"},
     {"comtrade-info", cmd_comtrade_info, "summarise a COMTRADE recording",
      "pqgate comtrade-info FILE.cfg|FILE.cff",
      "Prints what a COMTRADE recording (IEEE C37.111 1991/1999/2013: .cfg with\n"

@@ -18,6 +18,8 @@ PACKAGES="$PACKAGES gcc make pkg-config"
 PACKAGES="$PACKAGES libyaml-dev libsystemd-dev libfftw3-dev libiio-dev"
 # tests: cmocka (tests/unit/), pytest on Debian's python3 (tests/integration/)
 PACKAGES="$PACKAGES libcmocka-dev python3 python3-pytest"
+# tests: headless Chromium renders the HTML reports (tests/integration/test_report.py)
+PACKAGES="$PACKAGES chromium"
 # fuzzing: clang with libFuzzer and the sanitizer runtimes
 if [ "${1:-}" = fuzz ]; then
     PACKAGES="$PACKAGES clang libclang-rt-14-dev"
