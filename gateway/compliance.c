@@ -30,6 +30,37 @@ enum {
     CH_COUNT = CH_HARMONICS + 3
 };
 
+/* The inputs of the last 7 days, compact (what pq_en50160 reads), so the
+ * evaluation of a sliding week can be replayed after every 10-min value. */
+#define KEEP_10MIN (7 * 144 + 8)
+#define KEEP_FREQ  (7 * 8640 + 64)
+#define KEEP_PLT   (7 * 12 + 2)
+#define KEEP_EV    2048
+
+struct ten {
+    int64_t start_ns;
+    unsigned flags;
+    int nph;
+    double u[3], ull[3], unb;
+    float h_pct[3][PQ_MAX_H];
+};
+
+struct fr {
+    int64_t start_ns;
+    unsigned flags;
+    float f_hz; /* 24 bits: 0.003 mHz at 50 Hz, ample for a 1 % band */
+};
+
+struct pl {
+    int64_t start_ns;
+    unsigned flags;
+    double plt[3];
+};
+
+struct ring {
+    size_t head, n, cap;
+};
+
 struct gw_en50160 {
     struct bus *bus;
     struct pq_en50160_cfg cfg;
@@ -37,8 +68,28 @@ struct gw_en50160 {
     struct pq_en50160_result res;
     int ch[CH_COUNT];
     int nph;
-    int started;
+    struct ten *ten;
+    struct fr *fr;
+    struct pl *pl;
+    struct pq_en50160_event *ev;
+    struct ring rten, rfr, rpl, rev;
+    struct pq_interval scratch; /* a 10-min record rebuilt for replay */
 };
+
+/* Slot of the next entry of ring r (the oldest is overwritten when full). */
+static size_t ring_push(struct ring *r)
+{
+    size_t at = (r->head + r->n) % r->cap;
+
+    if (r->n == r->cap) {
+        r->head = (r->head + 1) % r->cap;
+    } else {
+        r->n++;
+    }
+    return at;
+}
+
+#define RING_AT(r, k) (((r).head + (k)) % (r).cap)
 
 static int64_t week_start(int64_t t_ns)
 {
@@ -122,7 +173,7 @@ static void publish(struct gw_en50160 *c, int64_t t_ns)
     }
     (void) bus_publish_many(c->bus, u, n);
     LOGF(LOG_INFO, "en50160",
-         "week so far (%u 10-min values): %s; voltage %s, frequency %s, THD %s, "
+         "last 7 days (%u 10-min values): %s; voltage %s, frequency %s, THD %s, "
          "harmonics %s, "
          "unbalance %s, flicker %s",
          c->res.n_10min, verdict_name(v[CH_VERDICT]), worst(v + CH_VOLTAGE, c->nph),
@@ -131,25 +182,59 @@ static void publish(struct gw_en50160 *c, int64_t t_ns)
          worst(v + CH_FLICKER, c->nph));
 }
 
-/* A value of a later week: close this one (log its verdict), start anew. */
-static void roll(struct gw_en50160 *c, int64_t t_ns)
+/* Evaluate the 7 days ending at end_ns: a fresh accumulator fed with every
+ * stored input of the window (EN 50160's observation period is a week;
+ * the gateway slides it). */
+static void evaluate(struct gw_en50160 *c, int64_t end_ns)
 {
-    int64_t start = week_start(t_ns);
-
-    if (c->started && start == c->cfg.start_ns) {
+    c->cfg.start_ns = end_ns - WEEK_NS;
+    c->cfg.period_ns = WEEK_NS;
+    if (pq_en50160_init(&c->acc, &c->cfg) < 0) {
         return;
     }
-    if (c->started) {
-        pq_en50160_result(&c->acc, &c->res);
-        LOGF(LOG_NOTICE, "en50160", "week from %lld: %s (%u 10-min values, %u flagged)",
-             (long long) (c->cfg.start_ns / 1000000000LL),
-             c->res.verdict == PQ_EN50160_PASS   ? "pass"
-             : c->res.verdict == PQ_EN50160_FAIL ? "FAIL"
-                                                 : "no data",
-             c->res.n_10min, c->res.n_10min_flagged);
+    for (size_t k = 0; k < c->rfr.n; k++) {
+        const struct fr *f = &c->fr[RING_AT(c->rfr, k)];
+
+        if (f->start_ns >= c->cfg.start_ns) {
+            (void) pq_en50160_add_freq(&c->acc, f->start_ns, f->flags, f->f_hz);
+        }
     }
-    c->cfg.start_ns = start;
-    c->started = pq_en50160_init(&c->acc, &c->cfg) == 0;
+    for (size_t k = 0; k < c->rten.n; k++) {
+        const struct ten *t = &c->ten[RING_AT(c->rten, k)];
+        struct pq_interval *r = &c->scratch;
+
+        if (t->start_ns < c->cfg.start_ns) {
+            continue;
+        }
+        r->agg = PQ_AGG_10MIN;
+        r->start_ns = t->start_ns;
+        r->end_ns = t->start_ns + 600000000000LL;
+        r->flags = t->flags;
+        r->nph = t->nph;
+        r->u_unb_neg_pct = t->unb;
+        for (int ph = 0; ph < 3; ph++) {
+            r->u_rms_v[ph] = t->u[ph];
+            r->u_ll_rms_v[ph] = t->ull[ph];
+            for (int h = 0; h < PQ_MAX_H; h++) {
+                r->u_h_pct[ph][h] = t->h_pct[ph][h];
+            }
+        }
+        (void) pq_en50160_add_10min(&c->acc, r);
+    }
+    for (size_t k = 0; k < c->rpl.n && c->cfg.has_flicker; k++) {
+        const struct pl *p = &c->pl[RING_AT(c->rpl, k)];
+
+        if (p->start_ns >= c->cfg.start_ns) {
+            (void) pq_en50160_add_plt(&c->acc, p->start_ns, p->flags, p->plt);
+        }
+    }
+    for (size_t k = 0; k < c->rev.n; k++) {
+        const struct pq_en50160_event *e = &c->ev[RING_AT(c->rev, k)];
+
+        if (e->start_ns >= c->cfg.start_ns) {
+            (void) pq_en50160_add_event(&c->acc, e);
+        }
+    }
 }
 
 int gw_en50160_new(const struct compliance_cfg *cc, struct bus *bus, double udin_v,
@@ -164,6 +249,18 @@ int gw_en50160_new(const struct compliance_cfg *cc, struct bus *bus, double udin
     char name[BUS_NAME_MAX];
 
     if (!c) {
+        return -ENOMEM;
+    }
+    c->rten.cap = KEEP_10MIN;
+    c->rfr.cap = KEEP_FREQ;
+    c->rpl.cap = KEEP_PLT;
+    c->rev.cap = KEEP_EV;
+    c->ten = calloc(KEEP_10MIN, sizeof(*c->ten));
+    c->fr = calloc(KEEP_FREQ, sizeof(*c->fr));
+    c->pl = calloc(KEEP_PLT, sizeof(*c->pl));
+    c->ev = calloc(KEEP_EV, sizeof(*c->ev));
+    if (!c->ten || !c->fr || !c->pl || !c->ev) {
+        gw_en50160_free(c);
         return -ENOMEM;
     }
     c->bus = bus;
@@ -189,7 +286,7 @@ int gw_en50160_new(const struct compliance_cfg *cc, struct bus *bus, double udin
         if (c->ch[k] < 0) {
             int rc = c->ch[k];
 
-            free(c);
+            gw_en50160_free(c);
             return rc;
         }
     }
@@ -199,29 +296,52 @@ int gw_en50160_new(const struct compliance_cfg *cc, struct bus *bus, double udin
 
 void gw_en50160_free(struct gw_en50160 *c)
 {
+    if (!c) {
+        return;
+    }
+    free(c->ten);
+    free(c->fr);
+    free(c->pl);
+    free(c->ev);
     free(c);
 }
 
 void gw_en50160_interval(struct gw_en50160 *c, const struct pq_interval *r)
 {
-    roll(c, r->start_ns);
-    (void) pq_en50160_add_10min(&c->acc, r);
+    struct ten *t = &c->ten[ring_push(&c->rten)];
+
+    t->start_ns = r->start_ns;
+    t->flags = r->flags;
+    t->nph = r->nph;
+    t->unb = r->u_unb_neg_pct;
+    for (int ph = 0; ph < 3; ph++) {
+        t->u[ph] = r->u_rms_v[ph];
+        t->ull[ph] = r->u_ll_rms_v[ph];
+        for (int h = 0; h < PQ_MAX_H; h++) {
+            t->h_pct[ph][h] = (float) r->u_h_pct[ph][h];
+        }
+    }
+    evaluate(c, r->end_ns);
     publish(c, r->end_ns);
 }
 
 void gw_en50160_freq(struct gw_en50160 *c, int64_t start_ns, unsigned flags, double f_hz)
 {
-    roll(c, start_ns);
-    (void) pq_en50160_add_freq(&c->acc, start_ns, flags, f_hz);
+    struct fr *f = &c->fr[ring_push(&c->rfr)];
+
+    f->start_ns = start_ns;
+    f->flags = flags;
+    f->f_hz = (float) f_hz;
 }
 
 void gw_en50160_plt(struct gw_en50160 *c, int64_t start_ns, unsigned flags,
                     const double plt[3])
 {
-    if (c->cfg.has_flicker) {
-        roll(c, start_ns);
-        (void) pq_en50160_add_plt(&c->acc, start_ns, flags, plt);
-    }
+    struct pl *p = &c->pl[ring_push(&c->rpl)];
+
+    p->start_ns = start_ns;
+    p->flags = flags;
+    memcpy(p->plt, plt, sizeof(p->plt));
 }
 
 void gw_en50160_event(struct gw_en50160 *c, const struct pq_event *ev)
@@ -244,8 +364,7 @@ void gw_en50160_event(struct gw_en50160 *c, const struct pq_event *ev)
     default:
         return;
     }
-    roll(c, ev->start_ns);
-    (void) pq_en50160_add_event(&c->acc, &e);
+    c->ev[ring_push(&c->rev)] = e;
 }
 
 /* ---- IEEE 519 ----------------------------------------------------------------- */

@@ -1,11 +1,19 @@
-/* compliance.h - EN 50160 evaluated continuously on the live meter.
+/* compliance.h - EN 50160 and IEEE 519 evaluated continuously on the live
+ * meter.
  *
- * The observation period is the week (Monday 00:00 UTC to the next), as
- * EN 50160 counts it; the evaluation of the week so far is published after
- * every 10-min value: local/en50160/<parameter> is 1 (pass), 0 (fail) or
- * invalid (no valid value yet), local/en50160/verdict the whole.  At the
- * week's end the final verdict is logged and a new week starts.  Everything
- * runs in the acquisition thread, fed by the meter's callbacks. */
+ * EN 50160: the observation period (a week) slides: after every 10-min
+ * value the last 7 days of inputs, kept compactly (about 1.7 MB), are
+ * replayed into a fresh evaluation and published: local/en50160/<parameter>
+ * is 1 (pass), 0 (fail) or invalid (no valid value yet),
+ * local/en50160/verdict the whole.
+ *
+ * IEEE 519: its daily statistics of 3-s values cannot be replayed cheaply
+ * (every 3-s value of a week), so it is evaluated over the calendar week
+ * (from Monday 00:00 UTC) and starts afresh each week; the week's verdict
+ * is logged when it ends.
+ *
+ * Everything runs in the acquisition thread, fed by the meter's
+ * callbacks. */
 #ifndef PQGATE_COMPLIANCE_H
 #define PQGATE_COMPLIANCE_H
 

@@ -27,7 +27,7 @@ def run(pqgate, tmp_path, volt):
     cfg.write_text(CONFIG.replace("VOLT", volt))
     d = pqgate(cfg)
     d.wait_for(r"started")
-    m = d.wait_for(r"en50160: week so far \(1 10-min values\): (.*)", timeout=60)
+    m = d.wait_for(r"en50160: last 7 days \(1 10-min values\): (.*)", timeout=60)
     d.stop()
     return m.group(1)
 
