@@ -11,8 +11,9 @@
 #include "pq/err.h"
 
 static const char *const kind_names[] = {
-    "dip",  "swell", "interruption", "frequency_step", "flicker", "rvc", "fault_upstream",
-    "fault_downstream", NULL};
+    "dip",     "swell", "interruption",   "frequency_step",
+    "flicker", "rvc",   "fault_upstream", "fault_downstream",
+    NULL};
 static const char *const shape_names[] = {"sine", "square", NULL};
 
 /* ---- UTC times -------------------------------------------------------- */
@@ -208,6 +209,41 @@ static const struct cfg_schema unbalance_schema = {
     .fields = unbalance_fields,
 };
 
+/* The amplitudes and angles of a harmonic or an interharmonic: type_ is its
+ * struct, angle_doc_ says what its angles are relative to. */
+#define COMPONENT_FIELDS(type_, angle_doc_)                                            \
+    {.key = "voltage",                                                                 \
+     .type = CFG_QUANTITY,                                                             \
+     .offset = offsetof(type_, voltage_pct),                                           \
+     .flags = CFG_RANGE,                                                               \
+     .min = 0,                                                                         \
+     .max = 100,                                                                       \
+     .unit = "%",                                                                      \
+     .def = "0 %",                                                                     \
+     .doc = "RMS, % of the fundamental voltage"},                                      \
+        {.key = "voltage_angle",                                                       \
+         .type = CFG_DOUBLE,                                                           \
+         .offset = offsetof(type_, voltage_angle_deg),                                 \
+         .flags = CFG_RANGE,                                                           \
+         .min = -360,                                                                  \
+         .max = 360,                                                                   \
+         .def = "0",                                                                   \
+         .doc = (angle_doc_)},                                                         \
+        {.key = "current",                                                             \
+         .type = CFG_QUANTITY,                                                         \
+         .offset = offsetof(type_, current_pct),                                       \
+         .flags = CFG_RANGE,                                                           \
+         .min = 0,                                                                     \
+         .max = 200,                                                                   \
+         .unit = "%",                                                                  \
+         .def = "0 %",                                                                 \
+         .doc = "RMS, % of the fundamental current"},                                  \
+    {                                                                                  \
+        .key = "current_angle", .type = CFG_DOUBLE,                                    \
+        .offset = offsetof(type_, current_angle_deg), .flags = CFG_RANGE, .min = -360, \
+        .max = 360, .def = "0", .doc = (angle_doc_)                                    \
+    }
+
 static const struct cfg_field harmonic_fields[] = {
     {.key = "order",
      .type = CFG_INT,
@@ -216,40 +252,9 @@ static const struct cfg_field harmonic_fields[] = {
      .min = 2,
      .max = 63,
      .doc = "harmonic order: its frequency follows the fundamental's"},
-    {.key = "voltage",
-     .type = CFG_QUANTITY,
-     .offset = offsetof(struct sim_harmonic_cfg, voltage_pct),
-     .flags = CFG_RANGE,
-     .min = 0,
-     .max = 100,
-     .unit = "%",
-     .def = "0 %",
-     .doc = "RMS, % of the fundamental voltage"},
-    {.key = "voltage_angle",
-     .type = CFG_DOUBLE,
-     .offset = offsetof(struct sim_harmonic_cfg, voltage_angle_deg),
-     .flags = CFG_RANGE,
-     .min = -360,
-     .max = 360,
-     .def = "0",
-     .doc = "degrees, relative to order times the phase's fundamental voltage angle"},
-    {.key = "current",
-     .type = CFG_QUANTITY,
-     .offset = offsetof(struct sim_harmonic_cfg, current_pct),
-     .flags = CFG_RANGE,
-     .min = 0,
-     .max = 200,
-     .unit = "%",
-     .def = "0 %",
-     .doc = "RMS, % of the fundamental current"},
-    {.key = "current_angle",
-     .type = CFG_DOUBLE,
-     .offset = offsetof(struct sim_harmonic_cfg, current_angle_deg),
-     .flags = CFG_RANGE,
-     .min = -360,
-     .max = 360,
-     .def = "0",
-     .doc = "degrees, relative to order times the phase's fundamental voltage angle"},
+    COMPONENT_FIELDS(
+        struct sim_harmonic_cfg,
+        "degrees, relative to order times the phase's fundamental voltage angle"),
     {0},
 };
 
@@ -268,40 +273,8 @@ static const struct cfg_field interharmonic_fields[] = {
      .max = 100e3,
      .unit = "Hz",
      .doc = "absolute frequency: it does not follow the fundamental"},
-    {.key = "voltage",
-     .type = CFG_QUANTITY,
-     .offset = offsetof(struct sim_interharmonic_cfg, voltage_pct),
-     .flags = CFG_RANGE,
-     .min = 0,
-     .max = 100,
-     .unit = "%",
-     .def = "0 %",
-     .doc = "RMS, % of the fundamental voltage"},
-    {.key = "voltage_angle",
-     .type = CFG_DOUBLE,
-     .offset = offsetof(struct sim_interharmonic_cfg, voltage_angle_deg),
-     .flags = CFG_RANGE,
-     .min = -360,
-     .max = 360,
-     .def = "0",
-     .doc = "degrees at frame 0, plus the phase's fundamental voltage angle"},
-    {.key = "current",
-     .type = CFG_QUANTITY,
-     .offset = offsetof(struct sim_interharmonic_cfg, current_pct),
-     .flags = CFG_RANGE,
-     .min = 0,
-     .max = 200,
-     .unit = "%",
-     .def = "0 %",
-     .doc = "RMS, % of the fundamental current"},
-    {.key = "current_angle",
-     .type = CFG_DOUBLE,
-     .offset = offsetof(struct sim_interharmonic_cfg, current_angle_deg),
-     .flags = CFG_RANGE,
-     .min = -360,
-     .max = 360,
-     .def = "0",
-     .doc = "degrees at frame 0, plus the phase's fundamental voltage angle"},
+    COMPONENT_FIELDS(struct sim_interharmonic_cfg,
+                     "degrees at frame 0, plus the phase's fundamental voltage angle"),
     {0},
 };
 
@@ -455,7 +428,8 @@ static const struct cfg_field scenario_fields[] = {
      .max = 10000,
      .unit = "%",
      .def = "500 %",
-     .doc = "fault_downstream: fault current (75 degrees lagging), % of the load current"},
+     .doc =
+         "fault_downstream: fault current (75 degrees lagging), % of the load current"},
     {0},
 };
 
