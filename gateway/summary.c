@@ -33,15 +33,23 @@ static void tick(struct loop *l, void *ctx)
     struct summary *s = ctx;
     const struct bus *b = s->gw->bus;
     double f = latest(b, "local/freq");
+    double peak = latest(b, "local/demand/p/peak");
+    char peak_text[32];
 
     (void) l;
     if (isnan(f)) {
         return; /* no basic interval yet */
     }
+    /* the peak counts completed intervals only: none in the first one */
+    if (isnan(peak)) {
+        snprintf(peak_text, sizeof(peak_text), "none yet");
+    } else {
+        snprintf(peak_text, sizeof(peak_text), "%.2f kW", peak / 1e3);
+    }
     LOGF(LOG_INFO, "meter",
          "U %.1f %.1f %.1f V | I %.2f %.2f %.2f A | P %.2f kW Q %.2f kvar PF %.3f | "
          "f %.3f Hz | THDu %.2f %% THDi %.2f %% | u2 %.2f %% | %.3f kWh | "
-         "demand %.2f kW peak %.2f kW",
+         "demand %.2f kW peak %s",
          latest(b, "local/u_rms/a"), latest(b, "local/u_rms/b"),
          latest(b, "local/u_rms/c"), latest(b, "local/i_rms/a"),
          latest(b, "local/i_rms/b"), latest(b, "local/i_rms/c"),
@@ -49,7 +57,7 @@ static void tick(struct loop *l, void *ctx)
          latest(b, "local/pf/total"), f, latest(b, "local/u_thd_pct/a"),
          latest(b, "local/i_thd_pct/a"), latest(b, "local/u_unb_neg_pct"),
          latest(b, "local/energy/kwh_del"), latest(b, "local/demand/p/present") / 1e3,
-         latest(b, "local/demand/p/peak") / 1e3);
+         peak_text);
 }
 
 static int summary_start(struct gw *gw, void **state)
