@@ -53,8 +53,6 @@
     10 /* positive crossings before the first window: the \
           band-pass's start-up transient has decayed */
 
-enum { PH_A, PH_B, PH_C };
-
 /* One half cycle [a, b) in absolute frame positions. */
 struct seg {
     double a, b;

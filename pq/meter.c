@@ -550,17 +550,28 @@ static void keep_frames(struct pq_meter *m, const float *x, size_t n)
 
 void pq_meter_feed(struct pq_meter *m, const float *x, size_t n)
 {
-    if (m->ring) {
-        keep_frames(m, x, n);
-    }
-    /* the engine first: its event flags must reach the flickermeters
-     * before they close the slot the samples fall in */
-    pq_engine_feed(m->engine, x, n);
-    for (int ph = 0; ph < m->nfl; ph++) {
-        pq_flicker_feed(m->fl[ph], x + m->fl_ch[ph], m->cfg.engine.nch, n);
-    }
-    if (m->ring) {
-        run_direction(m);
+    /* pieces of at most a quarter of the direction ring: the frames before
+     * an event are still in it when the analysis runs, whatever the
+     * caller's chunk size */
+    size_t piece = m->ring ? m->ring_frames / 4 : n;
+
+    while (n > 0) {
+        size_t k = n < piece ? n : piece;
+
+        if (m->ring) {
+            keep_frames(m, x, k);
+        }
+        /* the engine first: its event flags must reach the flickermeters
+         * before they close the slot the samples fall in */
+        pq_engine_feed(m->engine, x, k);
+        for (int ph = 0; ph < m->nfl; ph++) {
+            pq_flicker_feed(m->fl[ph], x + m->fl_ch[ph], m->cfg.engine.nch, k);
+        }
+        if (m->ring) {
+            run_direction(m);
+        }
+        x += k * m->cfg.engine.nch;
+        n -= k;
     }
 }
 

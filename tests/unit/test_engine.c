@@ -440,7 +440,8 @@ static void test_engine_unbalance_t6_gives_u2_and_u0_of_2_51_pct(void **state)
         /* reference T6: NEMA MG-1 on the line-line voltages 2.181 %;
          * derating between 0.95 (2 %) and 0.93 (2.5 %): 0.9428 */
         assert_close(s->rec[n].u_unb_nema_pct, 2.181, 0.005, "NEMA unbalance");
-        assert_close(s->rec[n].nema_derating, 0.95 - 0.181 / 0.5 * 0.02, 0.001, "derating");
+        assert_close(s->rec[n].nema_derating, 0.95 - 0.181 / 0.5 * 0.02, 0.001,
+                     "derating");
         assert_close(s->rec[n].u_rms_v[1], 220.0, 220e-4, "Ub");
     }
     free(s);
@@ -640,6 +641,49 @@ static void test_engine_one_huge_feed_gives_the_same_records_as_small_ones(void 
     free(b);
 }
 
+/* pq_engine_flag(): exactly the records overlapping the period are flagged
+ * (IEC 61000-4-30 4.7). */
+static void test_engine_flag_marks_exactly_the_overlapping_records(void **state)
+{
+    struct signal sg;
+    struct sink *s = calloc(1, sizeof(*s));
+    struct pq_engine_cfg cfg;
+    struct pq_engine_out out = {.interval = on_interval, .ctx = s};
+    struct pq_engine *e = NULL;
+    size_t n = (size_t) (2.0 * 6400);
+    float *x = malloc(n * sizeof(float));
+    int64_t from = T0_NS + 1000000000LL, to = T0_NS + 1100000000LL;
+    int flagged = 0;
+
+    (void) state;
+    rich_signal(&sg, 50.0, 6400.0);
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.fs_hz = 6400.0;
+    cfg.nch = 1;
+    cfg.role[0] = PQ_ROLE_UA;
+    cfg.wiring = PQ_WIRING_SINGLE;
+    cfg.f_nominal_hz = 50.0;
+    cfg.udin_v = 230.0;
+    cfg.start_ns = T0_NS;
+    for (size_t k = 0; k < n; k++) {
+        x[k] = (float) wave(&sg, sg.u, 1, 0, (double) k / 6400.0, 1);
+    }
+    assert_int_equal(pq_engine_new(&cfg, &out, &e, NULL), 0);
+    pq_engine_flag(e, from, to);
+    pq_engine_feed(e, x, n);
+    assert_true(s->n >= 8);
+    for (int k = 0; k < s->n; k++) {
+        int overlaps = s->rec[k].start_ns < to && s->rec[k].end_ns > from;
+
+        assert_int_equal((s->rec[k].flags & PQ_REC_FLAGGED) != 0, overlaps);
+        flagged += overlaps;
+    }
+    assert_true(flagged >= 1 && flagged <= 2);
+    pq_engine_free(e);
+    free(x);
+    free(s);
+}
+
 static void test_engine_rejects_a_config_without_phase_a_voltage(void **state)
 {
     struct pq_engine_cfg cfg;
@@ -680,6 +724,7 @@ int main(void)
         cmocka_unit_test(test_engine_interruption_keeps_windows_going_and_flags_them),
         cmocka_unit_test(test_engine_restarts_the_series_at_the_ten_minute_tick),
         cmocka_unit_test(test_engine_one_huge_feed_gives_the_same_records_as_small_ones),
+        cmocka_unit_test(test_engine_flag_marks_exactly_the_overlapping_records),
         cmocka_unit_test(test_engine_rejects_a_config_without_phase_a_voltage),
     };
 

@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "pq/direction.h"
 #include "pq/meter.h"
 
 #define T0_NS 1767225600000000000LL /* 2026-01-01T00:00:00Z */
@@ -95,7 +96,8 @@ static void test_meter_block_demand_of_a_steady_load_is_its_power(void **state)
     /* the first block (0..1 s) is partial: the engine settles 0.2 s */
     assert_true(d->n_completed >= 3);
     assert_close(d->last.value, 2300.0, 2300 * 2e-4, "P demand");
-    assert_close(pq_meter_demand(m, PQ_DEMAND_IA)->last.value, 10.0, 10 * 1e-4, "I demand");
+    assert_close(pq_meter_demand(m, PQ_DEMAND_IA)->last.value, 10.0, 10 * 1e-4,
+                 "I demand");
     assert_close(d->peak, 2300.0, 2300 * 2e-4, "peak");
     assert_null(pq_meter_demand(m, PQ_DEMAND_NQ));
     pq_meter_free(m);
@@ -150,6 +152,92 @@ static void test_meter_finish_emits_energy_once_with_the_total(void **state)
     pq_meter_free(m);
 }
 
+struct dir_seen {
+    int n;
+    int direction;
+    double confidence;
+};
+
+static void on_dir_event(void *ctx, const struct pq_event *ev)
+{
+    struct dir_seen *d = ctx;
+
+    if (ev->kind == PQ_EV_DIP && d->n++ == 0) { /* the first dip's */
+        d->direction = ev->direction;
+        d->confidence = ev->confidence;
+    }
+}
+
+/* A fault downstream of a three-phase meter at 1 s: phase A sags to 60 %
+ * while a fault current of 8 times the load, lagging 75 degrees, flows
+ * through the meter.  Fed in `chunk` frames at a time. */
+static struct dir_seen run_fault(size_t chunk)
+{
+    struct pq_meter_out out = {.event = on_dir_event};
+    struct pq_meter_cfg cfg;
+    struct pq_meter *m = NULL;
+    struct dir_seen seen = {0, 0, 0};
+    size_t n = (size_t) (2.0 * 3200.0);
+    float *x = malloc(n * 6 * sizeof(float));
+
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.engine.fs_hz = 3200.0; /* 64 samples per cycle: the direction's minimum */
+    cfg.engine.nch = 6;
+    for (int k = 0; k < 6; k++) {
+        cfg.engine.role[k] = PQ_ROLE_UA + (k < 3 ? k : k + 1);
+    }
+    cfg.engine.wiring = PQ_WIRING_WYE;
+    cfg.engine.f_nominal_hz = 50;
+    cfg.engine.udin_v = 230;
+    cfg.engine.start_ns = T0_NS;
+    cfg.events = 1;
+    cfg.ev.udin_v = 230;
+    cfg.ev.nph = 3;
+    cfg.ev.f_nominal_hz = 50;
+    out.ctx = &seen;
+    assert_int_equal(pq_meter_new(&cfg, &out, &m, NULL), 0);
+    for (size_t k = 0; k < n; k++) {
+        double t = (double) k / 3200.0;
+        /* a second fault from 1.6 s to the end: had the ring lost the
+         * first fault's pre-event cycles, faulted ones would stand in */
+        int fault = (t >= 1.0 && t < 1.1) || t >= 1.6;
+
+        for (int ph = 0; ph < 3; ph++) {
+            double a = 2 * M_PI * 50 * t - ph * 2 * M_PI / 3;
+            double lvl = fault && ph == 0 ? 0.6 : 1.0;
+            double i = lvl * 60 * M_SQRT2 * cos(a - 0.45);
+
+            if (fault && ph == 0) {
+                i += 8 * 60 * M_SQRT2 * cos(a - 75 * M_PI / 180);
+            }
+            x[k * 6 + (size_t) ph] = (float) (lvl * 230 * M_SQRT2 * cos(a));
+            x[k * 6 + 3 + (size_t) ph] = (float) i;
+        }
+    }
+    for (size_t k0 = 0; k0 < n; k0 += chunk) {
+        pq_meter_feed(m, x + k0 * 6, n - k0 < chunk ? n - k0 : chunk);
+    }
+    pq_meter_finish(m);
+    pq_meter_free(m);
+    free(x);
+    return seen;
+}
+
+/* Regression: a feed longer than the meter's one-second ring once
+ * overwrote the pre-event frames the direction analysis reads. */
+static void test_meter_direction_does_not_depend_on_the_feed_size(void **state)
+{
+    struct dir_seen small = run_fault(320), whole = run_fault(6400);
+
+    (void) state;
+    assert_int_equal(small.n, 2);
+    assert_int_equal(whole.n, 2);
+    assert_int_equal(small.direction, PQ_DIRECTION_DOWNSTREAM);
+    assert_int_equal(whole.direction, PQ_DIRECTION_DOWNSTREAM);
+    assert_true(small.confidence >= 0.6);
+    assert_close(whole.confidence, small.confidence, 1e-12, "same confidence");
+}
+
 static void test_meter_rejects_an_impossible_demand_setting(void **state)
 {
     struct pq_meter_cfg cfg;
@@ -177,6 +265,7 @@ int main(void)
         cmocka_unit_test(test_meter_block_demand_of_a_steady_load_is_its_power),
         cmocka_unit_test(test_meter_extremes_keep_value_and_time_of_each),
         cmocka_unit_test(test_meter_finish_emits_energy_once_with_the_total),
+        cmocka_unit_test(test_meter_direction_does_not_depend_on_the_feed_size),
         cmocka_unit_test(test_meter_rejects_an_impossible_demand_setting),
     };
 
