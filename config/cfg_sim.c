@@ -9,6 +9,7 @@
 
 #include "config/config.h"
 #include "pq/err.h"
+#include "pq/utc.h"
 
 static const char *const kind_names[] = {
     "dip",     "swell", "interruption",   "frequency_step",
@@ -17,20 +18,6 @@ static const char *const kind_names[] = {
 static const char *const shape_names[] = {"sine", "square", NULL};
 
 /* ---- UTC times -------------------------------------------------------- */
-
-/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar
- * (H. Hinnant's days_from_civil). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    int64_t era, yoe, doy, doe;
-
-    y -= m <= 2;
-    era = (y >= 0 ? y : y - 399) / 400;
-    yoe = y - era * 400;
-    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
 
 /* n decimal digits at *s into *out; advances *s.  0 or -1. */
 static int digits(const char **s, int n, int *out)
@@ -93,7 +80,8 @@ int cfg_parse_utc(const char *s, int64_t *ns_out)
         (mo == 2 && d == 29 && !leap) || h > 23 || mi > 59 || sec > 59) {
         return -PQ_ECONFIG;
     }
-    ns = ((days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60 + sec;
+    ns = ((pq_days_from_civil(y, (unsigned) mo, (unsigned) d) * 24 + h) * 60 + mi) * 60 +
+         sec;
     *ns_out = ns * 1000000000LL + frac;
     return 0;
 }

@@ -16,33 +16,20 @@
 #include "pq/comtrade.h"
 #include "pq/comtrade_write.h"
 #include "pq/err.h"
+#include "pq/utc.h"
 
 #define CF_PATH_MAX 4096
-#define CF_DAY_NS   86400000000000LL
 
 /* ---- names ------------------------------------------------------------- */
 
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    return a / b - (a % b != 0 && (a < 0) != (b < 0));
-}
-
 int capture_file_stem(char *buf, size_t cap, const struct pq_capture_buf *b)
 {
-    int64_t days = floor_div(b->trigger_ns, CF_DAY_NS);
-    int64_t in_day = b->trigger_ns - days * CF_DAY_NS;
-    int64_t z = days + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned) (z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
-    unsigned d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9;
-    int64_t y = (int64_t) yoe + era * 400 + (m <= 2);
-    int64_t s = in_day / 1000000000LL;
+    struct pq_utc u;
 
+    pq_utc_from_ns(b->trigger_ns, &u);
     return snprintf(buf, cap,
-                    "%04" PRId64 "%02u%02uT%02d%02d%02d.%06" PRId64 "Z_%s_%" PRIu64, y, m,
-                    d, (int) (s / 3600), (int) (s / 60 % 60), (int) (s % 60),
-                    (int64_t) (in_day % 1000000000LL / 1000),
+                    "%04" PRId64 "%02u%02uT%02u%02u%02u.%06" PRId64 "Z_%s_%" PRIu64,
+                    u.year, u.month, u.day, u.hour, u.minute, u.second, u.nsec / 1000,
                     pq_capture_reason_name(b->why.reason), b->seq);
 }
 

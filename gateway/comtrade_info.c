@@ -17,45 +17,33 @@
 
 #include "drivers/adc/comtrade_load.h"
 #include "pq/comtrade.h"
+#include "pq/utc.h"
 
 #define EXIT_USAGE 2
 #define ERR_MAX    1024
-#define DAY_NS     86400000000000LL
 
 static const char usage[] = "Usage: pqgate comtrade-info FILE.cfg|FILE.cff\n";
 
 /* ---- times ------------------------------------------------------------- */
 
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    return a / b - (a % b != 0 && (a < 0) != (b < 0));
-}
-
 /* ISO 8601 of t_ns + offset_min, with 6 fraction digits when the time is a
  * whole microsecond, else 9; zone "Z" or "+hh:mm". */
 static void format_time(char *buf, size_t cap, int64_t t_ns, int offset_min, int utc)
 {
-    int64_t ns = t_ns + (int64_t) offset_min * 60000000000LL;
-    int64_t days = floor_div(ns, DAY_NS), in_day = ns - days * DAY_NS;
-    int64_t z = days + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned) (z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
-    unsigned d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9;
-    int64_t y = (int64_t) yoe + era * 400 + (m <= 2);
-    int64_t s = in_day / 1000000000LL, frac = in_day % 1000000000LL;
     int a = offset_min < 0 ? -offset_min : offset_min;
+    struct pq_utc u;
     char zone[16];
 
+    pq_utc_from_ns(t_ns + (int64_t) offset_min * 60 * PQ_NS_PER_S, &u);
     if (utc) {
         snprintf(zone, sizeof(zone), "Z");
     } else {
         snprintf(zone, sizeof(zone), "%c%02d:%02d", offset_min < 0 ? '-' : '+', a / 60,
                  a % 60);
     }
-    snprintf(buf, cap, "%04" PRId64 "-%02u-%02uT%02d:%02d:%02d.%0*" PRId64 "%s", y, m, d,
-             (int) (s / 3600), (int) (s / 60 % 60), (int) (s % 60), frac % 1000 ? 9 : 6,
-             (int64_t) (frac % 1000 ? frac : frac / 1000), zone);
+    snprintf(buf, cap, "%04" PRId64 "-%02u-%02uT%02u:%02u:%02u.%0*" PRId64 "%s", u.year,
+             u.month, u.day, u.hour, u.minute, u.second, u.nsec % 1000 ? 9 : 6,
+             (int64_t) (u.nsec % 1000 ? u.nsec : u.nsec / 1000), zone);
 }
 
 static void format_offset(char *buf, size_t cap, int minutes)

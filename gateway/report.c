@@ -19,6 +19,7 @@
 #include "pq/en50160.h"
 #include "pq/ieee519.h"
 #include "pq/symcomp.h"
+#include "pq/utc.h"
 
 #define NS_PER_S    1000000000LL
 #define SLOT_10M    (600 * NS_PER_S)
@@ -60,13 +61,6 @@ struct report {
 
 /* ---- feeding ------------------------------------------------------------------- */
 
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-
-    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
 static char *dup_or_empty(const char *s)
 {
     return strdup(s ? s : "");
@@ -76,7 +70,7 @@ static char *dup_or_empty(const char *s)
  * flickermeter has settled by then)? */
 static int holds_plt_slot(int64_t start, int64_t end)
 {
-    int64_t t2 = (floor_div(start, SLOT_2H) + 1) * SLOT_2H;
+    int64_t t2 = (pq_floor_div(start, SLOT_2H) + 1) * SLOT_2H;
 
     return t2 <= INT64_MAX - SLOT_2H && t2 + SLOT_2H <= end;
 }
@@ -160,7 +154,7 @@ int report_new(const struct report_cfg *cfg, struct report **out, char *why, siz
     for (int ph = 0; ph < PQ_NPH; ph++) {
         r->pst_max[ph] = NAN;
     }
-    r->p_start = floor_div(cfg->start_ns, SLOT_10M) * SLOT_10M;
+    r->p_start = pq_floor_div(cfg->start_ns, SLOT_10M) * SLOT_10M;
     r->p_end = cfg->end_ns;
     max_ns = cfg->kind == REPORT_IEEE519 ? PQ_IEEE519_WEEK_NS
                                          : PQ_EN50160_MAX_DAYS * PQ_EN50160_DAY_NS;
@@ -502,7 +496,7 @@ static const char *phase_name(const struct report *r, int ph)
 /* "2026-01-01 00:10:00 UTC" (ms: with milliseconds, no zone). */
 static void fmt_time(char *buf, size_t cap, int64_t t_ns, int ms)
 {
-    time_t s = (time_t) floor_div(t_ns, NS_PER_S);
+    time_t s = (time_t) pq_floor_div(t_ns, NS_PER_S);
     int64_t frac = t_ns - (int64_t) s * NS_PER_S;
     struct tm tm;
 

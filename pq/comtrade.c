@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "pq/err.h"
+#include "pq/utc.h"
 
 #define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
 
@@ -719,19 +720,6 @@ static int cfg_rates(struct cfg_rd *r, struct pq_comtrade *ct, struct cfg_extra 
     return 0;
 }
 
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    int64_t era;
-    unsigned yoe, doy, doe;
-
-    y -= m <= 2;
-    era = (y >= 0 ? y : y - 399) / 400;
-    yoe = (unsigned) (y - era * 400);
-    doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t) doe - 719468;
-}
-
 static unsigned days_in_month(unsigned y, unsigned m)
 {
     static const unsigned char dm[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -816,7 +804,7 @@ static int cfg_time(struct cfg_rd *r, const char *what, int rev, int64_t *ns, in
         }
         f = f * 10 + (i < frac.n ? frac.p[i] - '0' : 0);
     }
-    *ns = (days_from_civil(year, mon, day) * 86400 + tv[0] * 3600LL + tv[1] * 60LL +
+    *ns = (pq_days_from_civil(year, mon, day) * 86400 + tv[0] * 3600LL + tv[1] * 60LL +
            tv[2]) *
               1000000000LL +
           f;

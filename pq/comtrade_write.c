@@ -24,6 +24,7 @@
 
 #include "pq/comtrade.h"
 #include "pq/err.h"
+#include "pq/utc.h"
 
 #define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
 
@@ -38,7 +39,6 @@
 #define CT_R_BINARY32   2147483647.0 /* 0x80000000 = missing */
 #define CT_R_ASCII      99998.0      /* 99999 = missing */
 #define CT_ASCII_MISS   "99999"
-#define CT_DAY_NS       86400000000000LL
 #define CT_LINE_MAX     1024 /* one .cfg line: names <= 64 + numbers <= 25 */
 #define CT_FIELD_MAX    64   /* one .dat field */
 #define CT_MAX_OFFSET_M (24 * 60)
@@ -238,52 +238,23 @@ static int check_codes(const struct pq_ct_desc *d, char *err, size_t cap)
 
 /* ---- dates --------------------------------------------------------------- */
 
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    return a / b - (a % b != 0 && (a < 0) != (b < 0));
-}
-
-/* Howard Hinnant's civil_from_days. */
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-    int64_t era;
-    unsigned doe, yoe, doy, mp;
-
-    z += 719468;
-    era = (z >= 0 ? z : z - 146096) / 146097;
-    doe = (unsigned) (z - era * 146097);
-    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int64_t) yoe + era * 400 + (*m <= 2);
-}
-
 static int64_t year_of(int64_t ns)
 {
-    int64_t y;
-    unsigned m, d;
+    struct pq_utc u;
 
-    civil_from_days(floor_div(ns, CT_DAY_NS), &y, &m, &d);
-    return y;
+    pq_utc_from_ns(ns, &u);
+    return u.year;
 }
 
 /* "dd/mm/yyyy,hh:mm:ss.ffffff" with digits 6 or 9 (7.4.8). */
 static void format_time(char *buf, size_t cap, int64_t ns, int digits)
 {
-    int64_t days = floor_div(ns, CT_DAY_NS);
-    int64_t in_day = ns - days * CT_DAY_NS;
-    int64_t s = in_day / 1000000000LL, frac = in_day % 1000000000LL;
-    int64_t y;
-    unsigned m, d;
+    struct pq_utc u;
 
-    civil_from_days(days, &y, &m, &d);
-    if (digits == 6) {
-        frac /= 1000;
-    }
-    snprintf(buf, cap, "%02u/%02u/%04" PRId64 ",%02d:%02d:%02d.%0*" PRId64, d, m, y,
-             (int) (s / 3600), (int) (s / 60 % 60), (int) (s % 60), digits, frac);
+    pq_utc_from_ns(ns, &u);
+    snprintf(buf, cap, "%02u/%02u/%04" PRId64 ",%02u:%02u:%02u.%0*" PRId64, u.day,
+             u.month, u.year, u.hour, u.minute, u.second, digits,
+             digits == 6 ? u.nsec / 1000 : u.nsec);
 }
 
 /* time_code / local_code (7.4.11): "0", "+1", "-4", "+10h30", "-7h15". */
@@ -521,8 +492,8 @@ static int setup_time(struct pq_ct_writer *w, char *err, size_t cap)
     } else {
         w->frac_digits = 6;
         w->base_s = 1e-6;
-        w->start_ns = floor_div(w->start_ns + 500, 1000) * 1000;
-        w->trigger_ns = floor_div(w->trigger_ns + 500, 1000) * 1000;
+        w->start_ns = pq_floor_div(w->start_ns + 500, 1000) * 1000;
+        w->trigger_ns = pq_floor_div(w->trigger_ns + 500, 1000) * 1000;
     }
     if (year_of(w->start_ns) < 1900 || year_of(w->start_ns) > 9999 ||
         year_of(w->trigger_ns) < 1900 || year_of(w->trigger_ns) > 9999) {

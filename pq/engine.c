@@ -38,6 +38,7 @@
 #include "pq/harmonics.h"
 #include "pq/resample.h"
 #include "pq/symcomp.h"
+#include "pq/utc.h"
 
 #define PQ_M        2048 /* resampled points per basic window: bins to h = 102 */
 #define SEG_RING    64   /* half cycles kept: 2 windows of 2 x 12 and margin */
@@ -146,11 +147,6 @@ struct pq_engine {
 static int64_t pos_to_ns(const struct pq_engine *e, double pos)
 {
     return e->cfg.start_ns + (int64_t) llround(pos / e->cfg.fs_hz * 1e9);
-}
-
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    return a >= 0 ? a / b : -((-a + b - 1) / b);
 }
 
 static double wrap_deg(double d)
@@ -335,8 +331,8 @@ int pq_engine_new(const struct pq_engine_cfg *cfg, const struct pq_engine_out *o
     design_biquad(cfg->f_nominal_hz / 2.5, cfg->fs_hz / e->dec, 1, e->bq[1]);
     e->last_cross = -1.0;
     e->last_pos_cross = -1.0;
-    e->next_tick_ns = (floor_div(cfg->start_ns, TEN_MIN_NS) + 1) * TEN_MIN_NS;
-    e->f10_start_ns = floor_div(cfg->start_ns, TEN_S_NS) * TEN_S_NS;
+    e->next_tick_ns = (pq_floor_div(cfg->start_ns, TEN_MIN_NS) + 1) * TEN_MIN_NS;
+    e->f10_start_ns = pq_floor_div(cfg->start_ns, TEN_S_NS) * TEN_S_NS;
     *ep = e;
     return 0;
 }
@@ -719,7 +715,7 @@ static void positive_crossing(struct pq_engine *e, double pos)
         for (int i = 0; i < e->nwin; i++) {
             e->win[i].chained = 0;
         }
-        e->next_tick_ns = (floor_div(t, TEN_MIN_NS) + 1) * TEN_MIN_NS;
+        e->next_tick_ns = (pq_floor_div(t, TEN_MIN_NS) + 1) * TEN_MIN_NS;
     }
     for (int i = 0; i < e->nwin; i++) {
         struct window *w = &e->win[i];
