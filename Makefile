@@ -30,7 +30,8 @@ SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 DESTDIR ?=
 
 # Libraries of the daemon and its tests; README.md says why each is there.
-PKGS := yaml-0.1 libsystemd fftw3 libiio
+PKGS := yaml-0.1 libsystemd fftw3 libiio libmodbus sqlite3 jansson libmosquitto \
+        libcurl libgpiod
 TEST_PKGS := cmocka
 
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \

@@ -16,12 +16,15 @@
 struct bus;
 struct loop;
 struct pqgate_cfg;
+struct store;
 
 /* What components share.  Borrowed pointers, valid from start to stop. */
 struct gw {
     const struct pqgate_cfg *cfg;
     struct bus *bus;
     struct loop *loop;
+    struct store *store; /* onboard store, set by the store component; NULL
+                            before it started or when none is configured */
     int64_t started_ns; /* CLOCK_MONOTONIC at process start */
     unsigned generation; /* 1 at start, +1 per successful reload */
 };

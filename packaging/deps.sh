@@ -16,6 +16,15 @@ PACKAGES="$PACKAGES gcc make pkg-config"
 # libraries: libyaml (config files), libsystemd (sd_notify, watchdog),
 # FFTW3 (harmonic analysis), libiio (ADC sample source)
 PACKAGES="$PACKAGES libyaml-dev libsystemd-dev libfftw3-dev libiio-dev"
+# libraries: libmodbus (Modbus master, server and serial gateway), SQLite
+# (onboard store), jansson (JSON payloads), libmosquitto (MQTT forwarding),
+# libcurl (SMTP alarm email), libgpiod (pulse inputs)
+PACKAGES="$PACKAGES libmodbus-dev libsqlite3-dev libjansson-dev libmosquitto-dev"
+PACKAGES="$PACKAGES libcurl4-openssl-dev libgpiod-dev"
+# tests: real Modbus peers (pymodbus simulators on a socat pty pair, mbpoll as
+# a client of our server), a real MQTT broker and client, openssl for test CAs
+PACKAGES="$PACKAGES socat mbpoll python3-pymodbus python3-serial python3-serial-asyncio"
+PACKAGES="$PACKAGES mosquitto python3-paho-mqtt openssl sqlite3"
 # tests: cmocka (tests/unit/), pytest on Debian's python3 (tests/integration/)
 PACKAGES="$PACKAGES libcmocka-dev python3 python3-pytest"
 # tests: headless Chromium renders the HTML reports (tests/integration/test_report.py)
