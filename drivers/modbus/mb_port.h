@@ -158,6 +158,13 @@ int mb_port_submit(struct mb_port *p, int unit, const uint8_t *pdu, size_t len,
 int mb_port_cached(struct mb_port *p, int unit, int fn, int addr, int count,
                    int64_t max_age_ns, uint16_t *dst);
 
+/* Replace the reads of device dev (a SunSpec device is started with none
+ * and gets its reads once its model chain has been discovered through
+ * mb_port_submit()).  reads are borrowed until the next call or
+ * mb_port_stop(); the change takes effect at the device's next cycle.  Any
+ * thread.  Returns 0 or -EINVAL. */
+int mb_port_set_reads(struct mb_port *p, int dev, const struct mb_read *reads, size_t n);
+
 /* Health of device dev (index), or -EINVAL. */
 int mb_port_health(struct mb_port *p, int dev, struct mb_health *out);
 
