@@ -162,6 +162,11 @@ static const struct cfg_field root_fields[] = {
      .offset = offsetof(struct pqgate_cfg, logging),
      .sub = &logging_schema,
      .doc = "where log lines go and how many"},
+    {.key = "mqtt",
+     .type = CFG_STRUCT,
+     .offset = offsetof(struct pqgate_cfg, mqtt),
+     .sub = &mqtt_schema,
+     .doc = "forwarding to an MQTT broker with store and forward (docs/mqtt.md)"},
     {0},
 };
 

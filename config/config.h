@@ -172,15 +172,15 @@ enum flicker_cfg {
 
 /* meter.demand: demand registers of P, Q, S and the phase currents */
 enum demand_method_cfg {
-    DEMAND_BLOCK,   /* = enum pq_demand_method */
+    DEMAND_BLOCK, /* = enum pq_demand_method */
     DEMAND_SLIDING,
     DEMAND_THERMAL,
 };
 
 struct demand_cfg {
-    int method;         /* enum demand_method_cfg */
+    int method; /* enum demand_method_cfg */
     int64_t interval_ns;
-    int subintervals;   /* 0: cfg_demand_subintervals() chooses */
+    int subintervals; /* 0: cfg_demand_subintervals() chooses */
 };
 
 /* Sub-intervals in effect: as set, or 3 for sliding and 1 otherwise. */
@@ -245,7 +245,7 @@ enum event_reference_cfg {
 struct events_cfg {
     int enabled;
     double dip_pct, swell_pct, interruption_pct, hysteresis_pct;
-    int reference; /* enum event_reference_cfg */
+    int reference;                      /* enum event_reference_cfg */
     double rvc_pct, rvc_hysteresis_pct; /* rvc 0: off */
     double current_nominal_a;           /* 0: no current sags and swells */
     double current_sag_pct, current_swell_pct;
@@ -260,12 +260,12 @@ enum capture_format_cfg {
 };
 
 struct capture_cfg {
-    int on_events;      /* capture every dip, swell and interruption */
-    char *dir;          /* where the .cfg/.dat pairs go */
-    int format;         /* enum capture_format_cfg */
-    int resolution;     /* samples per cycle: 512, 256, 128, 64, 32 or 16 */
+    int on_events;  /* capture every dip, swell and interruption */
+    char *dir;      /* where the .cfg/.dat pairs go */
+    int format;     /* enum capture_format_cfg */
+    int resolution; /* samples per cycle: 512, 256, 128, 64, 32 or 16 */
     int pre_cycles, post_cycles;
-    int max_count;      /* retention: oldest deleted first */
+    int max_count; /* retention: oldest deleted first */
     uint64_t max_bytes;
 };
 
@@ -301,6 +301,50 @@ struct logging_cfg {
     int64_t summary_ns; /* log the live values this often; 0: never */
 };
 
+/* mqtt: forwarding to a broker through the durable outbox (docs/mqtt.md) */
+enum mqtt_protocol_cfg {
+    MQTT_PROTOCOL_311, /* MQTT 3.1.1 */
+    MQTT_PROTOCOL_5,   /* MQTT 5.0 */
+};
+
+struct mqtt_tls_cfg {
+    int enabled;
+    char *cafile;        /* PEM file of trusted CAs */
+    char *capath;        /* directory of trusted CAs (c_rehash) */
+    char *certfile;      /* client certificate (PEM), "" for none */
+    char *keyfile;       /* its private key */
+    int verify_hostname; /* check the server name against the certificate */
+};
+
+struct mqtt_publish_cfg {
+    char *channels; /* bus pattern, as "local/u_rms/a" or with wildcards */
+    int64_t interval_ns; /* 0: every update (on change) */
+};
+
+struct mqtt_cfg {
+    int enabled;
+    char *host;
+    int port;
+    int protocol;        /* enum mqtt_protocol_cfg */
+    char *client_id;     /* "": "pqgate-<gateway id>" */
+    char *username;      /* "": none */
+    char *password;      /* literal password, or: */
+    char *password_file; /* first line of this file */
+    int64_t keepalive_ns;
+    int64_t reconnect_min_ns, reconnect_max_ns;
+    struct mqtt_tls_cfg tls;
+    char *topic_prefix;      /* topics are <prefix>/<gateway id>/... */
+    int max_inflight;        /* QoS 1 messages sent and not yet acknowledged */
+    double replay_share_pct; /* of the window for the backlog while live waits */
+    uint64_t max_message_bytes;
+    int outbox_budget;       /* rows (messages) kept before the oldest are dropped */
+    struct cfg_list publish; /* struct mqtt_publish_cfg */
+    int aggregates_10min, aggregates_2h, events;
+    char *alarms;               /* bus pattern of alarm channels, "" for none */
+    int64_t energy_interval_ns; /* 0: off */
+    int64_t health_interval_ns; /* 0: off */
+};
+
 struct pqgate_cfg {
     struct gateway_cfg gateway;
     struct meter_cfg meter;
@@ -310,6 +354,7 @@ struct pqgate_cfg {
     struct capture_cfg capture;
     struct compliance_cfg compliance;
     struct logging_cfg logging;
+    struct mqtt_cfg mqtt;
 };
 
 extern const struct cfg_schema pqgate_schema;     /* the whole file */
@@ -322,6 +367,7 @@ extern const struct cfg_schema tcp_peer_schema;   /* cfg_modbus.c */
 extern const struct cfg_schema events_schema;     /* cfg_events.c */
 extern const struct cfg_schema capture_schema;    /* cfg_events.c */
 extern const struct cfg_schema compliance_schema; /* cfg_compliance.c */
+extern const struct cfg_schema mqtt_schema;       /* cfg_mqtt.c */
 
 /* Load and validate the daemon's config file with --set overrides.
  * Returns 0 and the config in *out (free with pqgate_cfg_free()), or a
