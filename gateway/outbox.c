@@ -1,0 +1,621 @@
+/* outbox.c - store and forward for MQTT: rows in the onboard store, a window
+ * of messages in flight, backlog and live cursors, budget and gaps.
+ *
+ * State of a message (rows are keyed by seq):
+ *
+ *   queued (store_write) -> committed (visible to the reader) -> sent (slot
+ *   SENT, mid known) -> acknowledged (slot ACKED) -> deletion queued (slot
+ *   DELETING, ticket) -> deletion committed (slot free)
+ *
+ * The reader sees committed rows only, so nothing is sent before it is
+ * durable.  Two cursors walk the table in seq order: the backlog range
+ * (bl_cur, bl_hi], made of the rows that were waiting when the link came up
+ * (or when the process started), and the live rows above live_cur.  A row of
+ * the backlog range that is still in the window (sent before an outage and
+ * resent by the transport itself) is skipped.
+ */
+#include "gateway/outbox.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "gateway/store.h"
+#include "pq/err.h"
+
+#define MAX_PENDING_GAPS 16
+#define KV_SEQ           "mqtt.seq"
+#define NO_SLOT          (-1)
+
+enum slot_state {
+    SLOT_FREE,
+    SLOT_SENT,     /* handed to the transport, no PUBACK yet */
+    SLOT_ACKED,    /* PUBACK seen, deletion not queued yet */
+    SLOT_DELETING, /* deletion queued as ticket */
+};
+
+struct slot {
+    int state;
+    int mid;
+    int dropped; /* the budget deleted its row: do not count it twice */
+    uint64_t seq;
+    uint64_t ticket;
+};
+
+struct gap {
+    uint64_t first, last, count;
+    const char *reason;
+};
+
+struct outbox {
+    struct store *store;
+    struct sqlite3 *db; /* the store's read connection: committed rows only */
+    struct outbox_cfg cfg;
+    struct outbox_sink sink;
+    struct sqlite3_stmt *q_backlog, *q_live, *q_max, *q_nth, *q_range;
+
+    uint64_t next_seq;
+    uint64_t rows;     /* rows in the table: committed or queued */
+    uint64_t bl_cur;   /* backlog sent up to here */
+    uint64_t bl_hi;    /* backlog ends here */
+    uint64_t live_cur; /* live rows sent up to here */
+    uint64_t max_sent; /* highest seq ever handed to the transport */
+    uint64_t kv_seq;   /* highest seq written to kv KV_SEQ */
+    double credit;     /* replay share accumulator */
+    int link_up;
+
+    struct slot *slots; /* cfg.window of them */
+    int *free_slots;    /* stack of free slot indexes */
+    unsigned nfree;
+    int32_t *slot_of_mid; /* 65536 entries, NO_SLOT when unknown */
+
+    /* gaps to report at the next pump; filled from the writer thread too */
+    pthread_mutex_t lock;
+    struct gap pending[MAX_PENDING_GAPS];
+    size_t npending;
+    uint64_t store_dropped; /* rows the store's budget deleted, not yet counted */
+
+    uint64_t enqueued, sent, acked, dropped, gaps;
+};
+
+static const char *const create_sql = "CREATE TABLE IF NOT EXISTS mqtt_outbox ("
+                                      "seq INTEGER PRIMARY KEY, "
+                                      "topic TEXT NOT NULL, "
+                                      "payload BLOB NOT NULL)";
+
+static const char *const sql_insert =
+    "INSERT OR REPLACE INTO mqtt_outbox (seq, topic, payload) VALUES (?1, ?2, ?3)";
+static const char *const sql_delete = "DELETE FROM mqtt_outbox WHERE seq = ?1";
+static const char *const sql_drop = "DELETE FROM mqtt_outbox WHERE seq <= ?1";
+
+/* One outbox per process: the store's on_drop hook finds it here. */
+static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct outbox *open_outbox;
+
+static void add_gap_locked(struct outbox *o, uint64_t first, uint64_t last,
+                           uint64_t count, const char *reason)
+{
+    struct gap *g = o->npending ? &o->pending[o->npending - 1] : NULL;
+
+    if (g && g->reason == reason && first == g->last + 1) {
+        g->last = last;
+        g->count += count;
+        return;
+    }
+    if (o->npending == MAX_PENDING_GAPS) { /* widen the last one: still covers all */
+        g->last = last > g->last ? last : g->last;
+        g->first = first < g->first ? first : g->first;
+        g->count += count;
+        return;
+    }
+    o->pending[o->npending++] = (struct gap){first, last, count, reason};
+}
+
+/* The store's size budget deleted rowids first..last: the writer thread. */
+static void on_store_drop(void *ctx, int64_t first, int64_t last, uint64_t count)
+{
+    (void) ctx;
+    pthread_mutex_lock(&open_lock);
+    if (open_outbox) {
+        pthread_mutex_lock(&open_outbox->lock);
+        add_gap_locked(open_outbox, (uint64_t) first, (uint64_t) last, count,
+                       "store_budget");
+        open_outbox->store_dropped += count;
+        pthread_mutex_unlock(&open_outbox->lock);
+    }
+    pthread_mutex_unlock(&open_lock);
+}
+
+const struct store_table outbox_store_table = {
+    .name = "mqtt_outbox",
+    .create_sql = create_sql,
+    .droppable = 1,
+    .on_drop = on_store_drop,
+    .ctx = NULL,
+};
+
+static void add_gap(struct outbox *o, uint64_t first, uint64_t last, uint64_t count,
+                    const char *reason)
+{
+    pthread_mutex_lock(&o->lock);
+    add_gap_locked(o, first, last, count, reason);
+    pthread_mutex_unlock(&o->lock);
+}
+
+/* ---- open and close ------------------------------------------------------------ */
+
+static int prepare(struct outbox *o)
+{
+    static const char *const sql[] = {
+        "SELECT seq, topic, payload FROM mqtt_outbox WHERE seq > ?1 AND seq <= ?2 "
+        "ORDER BY seq LIMIT ?3",
+        "SELECT seq, topic, payload FROM mqtt_outbox WHERE seq > ?1 ORDER BY seq LIMIT "
+        "?2",
+        "SELECT max(seq) FROM mqtt_outbox",
+        "SELECT seq FROM mqtt_outbox ORDER BY seq LIMIT 1 OFFSET ?1",
+        "SELECT min(seq), count(*) FROM mqtt_outbox WHERE seq <= ?1",
+    };
+    struct sqlite3_stmt **st[] = {&o->q_backlog, &o->q_live, &o->q_max, &o->q_nth,
+                                  &o->q_range};
+
+    for (size_t i = 0; i < sizeof(st) / sizeof(st[0]); i++) {
+        if (sqlite3_prepare_v3(o->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, st[i],
+                               NULL) != SQLITE_OK) {
+            return -PQ_EFORMAT;
+        }
+    }
+    return 0;
+}
+
+/* Rows an earlier run left: all of them are the backlog. */
+static int load_state(struct outbox *o)
+{
+    struct sqlite3_stmt *st = NULL;
+    uint64_t lo = 0, hi = 0, n = 0;
+    double kv = 0;
+
+    if (sqlite3_prepare_v2(o->db, "SELECT min(seq), max(seq), count(*) FROM mqtt_outbox",
+                           -1, &st, NULL) != SQLITE_OK) {
+        return -PQ_EFORMAT;
+    }
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        lo = (uint64_t) sqlite3_column_int64(st, 0);
+        hi = (uint64_t) sqlite3_column_int64(st, 1);
+        n = (uint64_t) sqlite3_column_int64(st, 2);
+    }
+    sqlite3_finalize(st);
+    if (store_kv_get(o->store, KV_SEQ, &kv) < 0 || kv < 0) {
+        kv = 0;
+    }
+    o->kv_seq = (uint64_t) kv;
+    o->rows = n;
+    o->bl_cur = n ? lo - 1 : hi;
+    o->bl_hi = hi;
+    o->live_cur = hi;
+    o->next_seq = (hi > o->kv_seq ? hi : o->kv_seq) + 1;
+    return 0;
+}
+
+static void finalize_all(struct outbox *o)
+{
+    sqlite3_finalize(o->q_backlog);
+    sqlite3_finalize(o->q_live);
+    sqlite3_finalize(o->q_max);
+    sqlite3_finalize(o->q_nth);
+    sqlite3_finalize(o->q_range);
+}
+
+int outbox_open(struct store *s, const struct outbox_cfg *cfg,
+                const struct outbox_sink *sink, struct outbox **out)
+{
+    struct outbox *o;
+    int rc = -ENOMEM;
+
+    if (cfg->window < 1 || cfg->budget_rows < 1 || !(cfg->replay_share > 0) ||
+        !(cfg->replay_share < 1)) {
+        return -EINVAL;
+    }
+    o = calloc(1, sizeof(*o));
+    if (!o) {
+        return -ENOMEM;
+    }
+    pthread_mutex_init(&o->lock, NULL);
+    o->store = s;
+    o->cfg = *cfg;
+    o->sink = *sink;
+    o->slots = calloc(cfg->window, sizeof(*o->slots));
+    o->free_slots = calloc(cfg->window, sizeof(*o->free_slots));
+    o->slot_of_mid = malloc(65536 * sizeof(*o->slot_of_mid));
+    if (!o->slots || !o->free_slots || !o->slot_of_mid) {
+        goto fail;
+    }
+    for (unsigned i = 0; i < cfg->window; i++) {
+        o->free_slots[o->nfree++] = (int) (cfg->window - 1 - i);
+    }
+    for (int i = 0; i < 65536; i++) {
+        o->slot_of_mid[i] = NO_SLOT;
+    }
+    o->db = store_reader(s);
+    rc = o->db ? prepare(o) : -PQ_EFORMAT;
+    if (rc == 0) {
+        rc = load_state(o);
+    }
+    if (rc < 0) {
+        goto fail;
+    }
+    pthread_mutex_lock(&open_lock);
+    if (open_outbox) {
+        pthread_mutex_unlock(&open_lock);
+        rc = -EBUSY;
+        goto fail;
+    }
+    open_outbox = o;
+    pthread_mutex_unlock(&open_lock);
+    *out = o;
+    return 0;
+
+fail:
+    finalize_all(o);
+    free(o->slot_of_mid);
+    free(o->free_slots);
+    free(o->slots);
+    pthread_mutex_destroy(&o->lock);
+    free(o);
+    return rc;
+}
+
+void outbox_close(struct outbox *o)
+{
+    if (!o) {
+        return;
+    }
+    pthread_mutex_lock(&open_lock);
+    if (open_outbox == o) {
+        open_outbox = NULL;
+    }
+    pthread_mutex_unlock(&open_lock);
+    finalize_all(o);
+    free(o->slot_of_mid);
+    free(o->free_slots);
+    free(o->slots);
+    pthread_mutex_destroy(&o->lock);
+    free(o);
+}
+
+/* ---- producing ------------------------------------------------------------------- */
+
+uint64_t outbox_next_seq(const struct outbox *o)
+{
+    return o->next_seq;
+}
+
+int outbox_put(struct outbox *o, uint64_t seq, const char *topic, const void *payload,
+               size_t len)
+{
+    struct store_val v[3] = {
+        {.type = STORE_INT, .i = (int64_t) seq},
+        {.type = STORE_TEXT, .p = topic, .n = strlen(topic)},
+        {.type = STORE_BLOB, .p = payload, .n = len},
+    };
+    int rc;
+
+    if (seq != o->next_seq) {
+        return -EINVAL;
+    }
+    o->next_seq++;
+    rc = store_write(o->store, sql_insert, v, 3, NULL);
+    if (rc < 0) {
+        o->dropped++;
+        add_gap(o, seq, seq, 1, "queue_full");
+        return -PQ_EFULL;
+    }
+    o->rows++;
+    o->enqueued++;
+    return 0;
+}
+
+/* ---- the window ------------------------------------------------------------------- */
+
+static int in_window(const struct outbox *o, uint64_t seq)
+{
+    for (unsigned i = 0; i < o->cfg.window; i++) {
+        if (o->slots[i].state != SLOT_FREE && o->slots[i].seq == seq) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void outbox_acked(struct outbox *o, int mid)
+{
+    int k;
+
+    if (mid < 0 || mid > 65535 || (k = o->slot_of_mid[mid]) == NO_SLOT) {
+        return;
+    }
+    o->slot_of_mid[mid] = NO_SLOT;
+    if (o->slots[k].state == SLOT_SENT) {
+        o->slots[k].state = SLOT_ACKED;
+        o->acked++;
+    }
+}
+
+/* Queue the deletions of the acknowledged rows, after the kv mark that keeps
+ * their numbers from being used again (writes commit in ticket order). */
+static void queue_deletions(struct outbox *o)
+{
+    uint64_t hi = o->kv_seq;
+
+    for (unsigned i = 0; i < o->cfg.window; i++) {
+        if (o->slots[i].state == SLOT_ACKED && o->slots[i].seq > hi) {
+            hi = o->slots[i].seq;
+        }
+    }
+    if (hi > o->kv_seq) {
+        if (store_kv_put(o->store, KV_SEQ, (double) hi) < 0) {
+            return; /* the queue is full: try at the next pump */
+        }
+        o->kv_seq = hi;
+    }
+    for (unsigned i = 0; i < o->cfg.window; i++) {
+        struct slot *sl = &o->slots[i];
+        struct store_val v = {.type = STORE_INT, .i = (int64_t) sl->seq};
+
+        if (sl->state != SLOT_ACKED) {
+            continue;
+        }
+        if (store_write(o->store, sql_delete, &v, 1, &sl->ticket) < 0) {
+            return; /* again at the next pump */
+        }
+        sl->state = SLOT_DELETING;
+        if (!sl->dropped && o->rows > 0) {
+            o->rows--;
+        }
+    }
+}
+
+static void reclaim(struct outbox *o)
+{
+    uint64_t done = store_committed(o->store);
+
+    for (unsigned i = 0; i < o->cfg.window; i++) {
+        struct slot *sl = &o->slots[i];
+
+        if (sl->state == SLOT_DELETING && sl->ticket <= done) {
+            sl->state = SLOT_FREE;
+            o->free_slots[o->nfree++] = (int) i;
+        }
+    }
+}
+
+/* ---- gaps and the budget ------------------------------------------------------------
+ */
+
+static void report_gaps(struct outbox *o)
+{
+    struct gap g[MAX_PENDING_GAPS];
+    size_t n;
+    uint64_t store_dropped;
+
+    pthread_mutex_lock(&o->lock);
+    n = o->npending;
+    memcpy(g, o->pending, n * sizeof(g[0]));
+    o->npending = 0;
+    store_dropped = o->store_dropped;
+    o->store_dropped = 0;
+    pthread_mutex_unlock(&o->lock);
+    o->rows = o->rows > store_dropped ? o->rows - store_dropped : 0;
+    o->dropped += store_dropped;
+    for (size_t i = 0; i < n; i++) {
+        o->gaps++;
+        if (o->sink.gap) {
+            o->sink.gap(o->sink.ctx, g[i].first, g[i].last, g[i].count, g[i].reason);
+        }
+    }
+}
+
+static int64_t query_int(struct sqlite3_stmt *st, int64_t fallback)
+{
+    int64_t v = fallback;
+
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+        v = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_reset(st);
+    return v;
+}
+
+/* Past the budget: drop the oldest committed rows down to 99 % of it. */
+static void apply_budget(struct outbox *o)
+{
+    uint64_t k, first, last, count;
+    struct store_val v;
+
+    if (o->rows <= o->cfg.budget_rows) {
+        return;
+    }
+    k = o->rows - o->cfg.budget_rows + o->cfg.budget_rows / 100;
+    sqlite3_bind_int64(o->q_nth, 1, (int64_t) (k - 1));
+    last = (uint64_t) query_int(o->q_nth, -1);
+    if (last == (uint64_t) -1) { /* fewer committed rows: take them all */
+        last = (uint64_t) query_int(o->q_max, 0);
+        if (last == 0) {
+            return;
+        }
+    }
+    sqlite3_bind_int64(o->q_range, 1, (int64_t) last);
+    if (sqlite3_step(o->q_range) != SQLITE_ROW) {
+        sqlite3_reset(o->q_range);
+        return;
+    }
+    first = (uint64_t) sqlite3_column_int64(o->q_range, 0);
+    count = (uint64_t) sqlite3_column_int64(o->q_range, 1);
+    sqlite3_reset(o->q_range);
+    v = (struct store_val){.type = STORE_INT, .i = (int64_t) last};
+    if (count == 0 || store_write(o->store, sql_drop, &v, 1, NULL) < 0) {
+        return;
+    }
+    for (unsigned i = 0; i < o->cfg.window; i++) {
+        if (o->slots[i].state != SLOT_FREE && o->slots[i].seq <= last) {
+            o->slots[i].dropped = 1;
+        }
+    }
+    o->rows = o->rows > count ? o->rows - count : 0;
+    o->dropped += count;
+    if (o->bl_cur < last && o->bl_hi >= first) {
+        o->bl_cur = last < o->bl_hi ? last : o->bl_hi;
+    }
+    if (o->live_cur < last) {
+        o->live_cur = last;
+    }
+    add_gap(o, first, last, count, "budget");
+}
+
+/* ---- sending ----------------------------------------------------------------------- */
+
+struct cursor {
+    struct sqlite3_stmt *st;
+    int row; /* a row is ready in st */
+    int done;
+};
+
+static void cursor_next(struct outbox *o, struct cursor *c, int backlog)
+{
+    while (!c->done) {
+        uint64_t seq;
+
+        if (sqlite3_step(c->st) != SQLITE_ROW) {
+            c->done = 1;
+            c->row = 0;
+            return;
+        }
+        seq = (uint64_t) sqlite3_column_int64(c->st, 0);
+        if (backlog && seq <= o->max_sent && in_window(o, seq)) {
+            o->bl_cur = seq; /* the transport resends it */
+            continue;
+        }
+        c->row = 1;
+        return;
+    }
+}
+
+static int send_row(struct outbox *o, struct sqlite3_stmt *st)
+{
+    uint64_t seq = (uint64_t) sqlite3_column_int64(st, 0);
+    const char *topic = (const char *) sqlite3_column_text(st, 1);
+    const void *payload = sqlite3_column_blob(st, 2);
+    size_t len = (size_t) sqlite3_column_bytes(st, 2);
+    struct slot *sl;
+    int mid = -1, k, rc;
+
+    rc = o->sink.send(o->sink.ctx, topic ? topic : "", payload, len, &mid);
+    if (rc < 0 || mid < 0 || mid > 65535) {
+        return rc < 0 ? rc : -EINVAL;
+    }
+    k = o->free_slots[--o->nfree];
+    sl = &o->slots[k];
+    *sl = (struct slot){.state = SLOT_SENT, .mid = mid, .seq = seq};
+    o->slot_of_mid[mid] = k;
+    if (seq > o->max_sent) {
+        o->max_sent = seq;
+    }
+    o->sent++;
+    return 0;
+}
+
+static void send_some(struct outbox *o)
+{
+    unsigned room = o->nfree;
+    struct cursor b = {o->q_backlog, 0, o->bl_cur >= o->bl_hi};
+    struct cursor l = {o->q_live, 0, 0};
+
+    if (room == 0) {
+        return;
+    }
+    sqlite3_bind_int64(b.st, 1, (int64_t) o->bl_cur);
+    sqlite3_bind_int64(b.st, 2, (int64_t) o->bl_hi);
+    sqlite3_bind_int64(b.st, 3, room);
+    sqlite3_bind_int64(l.st, 1, (int64_t) o->live_cur);
+    sqlite3_bind_int64(l.st, 2, room);
+    cursor_next(o, &b, 1);
+    cursor_next(o, &l, 0);
+    while (o->nfree > 0 && (b.row || l.row)) {
+        int take_backlog;
+
+        if (b.row && l.row) {
+            o->credit += o->cfg.replay_share;
+            take_backlog = o->credit >= 1.0;
+            if (take_backlog) {
+                o->credit -= 1.0;
+            }
+        } else {
+            take_backlog = b.row;
+        }
+        if (send_row(o, take_backlog ? b.st : l.st) < 0) {
+            break;
+        }
+        if (take_backlog) {
+            o->bl_cur = (uint64_t) sqlite3_column_int64(b.st, 0);
+            cursor_next(o, &b, 1);
+        } else {
+            o->live_cur = (uint64_t) sqlite3_column_int64(l.st, 0);
+            cursor_next(o, &l, 0);
+        }
+    }
+    sqlite3_reset(b.st);
+    if (!b.row && o->bl_cur < o->bl_hi) {
+        /* is anything left in the range (not acknowledged, not dropped)? */
+        sqlite3_bind_int64(b.st, 1, (int64_t) o->bl_cur);
+        sqlite3_bind_int64(b.st, 3, 1);
+        if (sqlite3_step(b.st) != SQLITE_ROW) {
+            o->bl_cur = o->bl_hi;
+        }
+        sqlite3_reset(b.st);
+    }
+    sqlite3_reset(l.st);
+}
+
+void outbox_link(struct outbox *o, int up)
+{
+    o->link_up = up;
+    if (up) {
+        uint64_t hi = (uint64_t) query_int(o->q_max, 0);
+
+        if (hi > o->live_cur) {
+            if (o->bl_cur >= o->bl_hi) {
+                o->bl_cur = o->live_cur;
+            }
+            o->bl_hi = hi;
+            o->live_cur = hi;
+        }
+    }
+}
+
+void outbox_pump(struct outbox *o)
+{
+    reclaim(o);
+    queue_deletions(o);
+    apply_budget(o);
+    report_gaps(o);
+    if (o->link_up) {
+        send_some(o);
+    }
+}
+
+void outbox_stats(const struct outbox *o, struct outbox_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->next_seq = o->next_seq;
+    out->rows = o->rows;
+    out->inflight = o->cfg.window - o->nfree;
+    out->backlog = o->bl_hi > o->bl_cur ? o->bl_hi - o->bl_cur : 0;
+    out->enqueued = o->enqueued;
+    out->sent = o->sent;
+    out->acked = o->acked;
+    out->dropped = o->dropped;
+    out->gaps = o->gaps;
+    out->link_up = o->link_up;
+}
