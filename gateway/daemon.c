@@ -16,6 +16,7 @@
 #include "gateway/bus.h"
 #include "gateway/loop.h"
 #include "gateway/metrology.h"
+#include "gateway/mqtt.h"
 #include "gateway/status.h"
 #include "gateway/summary.h"
 #include "pq/err.h"
@@ -31,6 +32,7 @@ static const struct gw_component *const components[] = {
     &status_component,
     &metrology_component,
     &summary_component,
+    &mqtt_component, /* after the store: its outbox lives there */
 };
 
 #define N_COMPONENTS (sizeof(components) / sizeof(components[0]))
