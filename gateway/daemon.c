@@ -17,6 +17,7 @@
 #include "gateway/loop.h"
 #include "gateway/metrology.h"
 #include "gateway/mqtt.h"
+#include "gateway/mqtt.h"
 #include "gateway/status.h"
 #include "gateway/summary.h"
 #include "pq/err.h"

@@ -454,20 +454,22 @@ static int sink_send(void *ctx, const char *topic, const void *payload, size_t l
     return mqtt_client_publish(m->client, topic, payload, len, mid);
 }
 
-static void sink_gap(void *ctx, uint64_t first, uint64_t last, uint64_t count,
-                     const char *reason)
+static void sink_gap(void *ctx, const struct outbox_gap *g)
 {
     struct mqtt *m = ctx;
+    uint64_t seq = outbox_next_seq(m->ob);
     size_t n;
 
     LOGF(LOG_WARNING, "mqtt",
-         "messages %llu..%llu (%llu) dropped from the outbox (%s); a gap record follows",
-         (unsigned long long) first, (unsigned long long) last,
-         (unsigned long long) count, reason);
-    n = mqtt_payload_gap(m->rec, m->rec_cap, m->gateway, outbox_next_seq(m->ob),
-                         loop_wall_ns(), first, last, count, reason);
-    if (n > 0 && n < m->rec_cap) {
-        put(m, T_GAP, m->rec, n);
+         "messages %llu..%llu (%llu) dropped from the outbox (%s); gap record %llu "
+         "declares %zu range(s)",
+         (unsigned long long) g->first, (unsigned long long) g->last,
+         (unsigned long long) g->count, g->reason, (unsigned long long) seq, g->nranges);
+    n = mqtt_payload_gap(m->rec, m->rec_cap, m->gateway, seq, loop_wall_ns(), g->first,
+                         g->last, g->count, g->reason, g->ranges, g->nranges);
+    if (n > 0 && n < m->rec_cap &&
+        outbox_put_gap(m->ob, seq, m->topics[T_GAP], m->rec, n) == 0) {
+        m->messages++;
     }
 }
 

@@ -356,14 +356,24 @@ size_t mqtt_payload_event(char *buf, size_t cap, const char *gateway, uint64_t s
 
 size_t mqtt_payload_gap(char *buf, size_t cap, const char *gateway, uint64_t seq,
                         int64_t t_ns, uint64_t first, uint64_t last, uint64_t count,
-                        const char *reason)
+                        const char *reason, const uint64_t (*ranges)[2], size_t nranges)
 {
     json_t *o = head(gateway, seq, t_ns, "gap");
+    json_t *r = json_array();
 
-    if (!o || json_object_set_new(o, "first_seq", json_integer((json_int_t) first)) < 0 ||
+    for (size_t i = 0; r && i < nranges; i++) {
+        if (json_array_append_new(r, json_pack("[I,I]", (json_int_t) ranges[i][0],
+                                               (json_int_t) ranges[i][1])) < 0) {
+            json_decref(r);
+            r = NULL;
+        }
+    }
+    if (!o || !r ||
+        json_object_set_new(o, "first_seq", json_integer((json_int_t) first)) < 0 ||
         json_object_set_new(o, "last_seq", json_integer((json_int_t) last)) < 0 ||
         json_object_set_new(o, "count", json_integer((json_int_t) count)) < 0 ||
-        json_object_set_new(o, "reason", json_string(reason)) < 0) {
+        json_object_set_new(o, "reason", json_string(reason)) < 0 ||
+        json_object_set_new(o, "ranges", r) < 0) {
         json_decref(o);
         return 0;
     }

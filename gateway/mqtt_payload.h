@@ -73,12 +73,14 @@ size_t mqtt_payload_interval(char *buf, size_t cap, const char *gateway,
 size_t mqtt_payload_event(char *buf, size_t cap, const char *gateway, uint64_t seq,
                           int64_t t_ns, const char *kind, int64_t start_ns, double value);
 
-/* A declared gap: sequence numbers first..last (count messages) will never
- * arrive.  reason: "budget" (outbox full), "store_budget" (the store's size
- * budget), "queue_full" (the store's write queue refused the message). */
+/* A declared gap: the newest loss, sequence numbers first..last (count
+ * messages among them), and "ranges": every range [first, last] declared
+ * lost by this record, the earlier undelivered gap records' included.
+ * reason: "budget" (outbox full), "store_budget" (the store's size budget),
+ * "queue_full" (the store's write queue refused the message). */
 size_t mqtt_payload_gap(char *buf, size_t cap, const char *gateway, uint64_t seq,
                         int64_t t_ns, uint64_t first, uint64_t last, uint64_t count,
-                        const char *reason);
+                        const char *reason, const uint64_t (*ranges)[2], size_t nranges);
 
 /* Any other record: the head keys, "type":type, then every key of extra
  * (a jansson object, borrowed; may be NULL).  Returns as

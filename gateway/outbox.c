@@ -27,6 +27,7 @@
 #include "pq/err.h"
 
 #define MAX_PENDING_GAPS 16
+#define MAX_DECLARED     16 /* ranges of one gap record */
 #define KV_SEQ           "mqtt.seq"
 #define NO_SLOT          (-1)
 
@@ -72,7 +73,15 @@ struct outbox {
     unsigned nfree;
     int32_t *slot_of_mid; /* 65536 entries, NO_SLOT when unknown */
 
-    /* gaps to report at the next pump; filled from the writer thread too */
+    /* ranges declared by gap records not acknowledged yet; the newest record
+     * repeats them all */
+    uint64_t declared[MAX_DECLARED][2];
+    size_t ndeclared;
+    uint64_t gap_seq;   /* the newest gap record of this run, 0: none */
+    uint64_t *gap_rows; /* this run's gap records still in the table */
+    size_t ngap_rows;
+
+    /* losses to report at the next pump; filled from the writer thread too */
     pthread_mutex_t lock;
     struct gap pending[MAX_PENDING_GAPS];
     size_t npending;
@@ -84,12 +93,13 @@ struct outbox {
 static const char *const create_sql = "CREATE TABLE IF NOT EXISTS mqtt_outbox ("
                                       "seq INTEGER PRIMARY KEY, "
                                       "topic TEXT NOT NULL, "
-                                      "payload BLOB NOT NULL)";
+                                      "payload BLOB NOT NULL, "
+                                      "gap INTEGER NOT NULL DEFAULT 0)";
 
-static const char *const sql_insert =
-    "INSERT OR REPLACE INTO mqtt_outbox (seq, topic, payload) VALUES (?1, ?2, ?3)";
+static const char *const sql_insert = "INSERT OR REPLACE INTO mqtt_outbox (seq, topic, "
+                                      "payload, gap) VALUES (?1, ?2, ?3, ?4)";
 static const char *const sql_delete = "DELETE FROM mqtt_outbox WHERE seq = ?1";
-static const char *const sql_drop = "DELETE FROM mqtt_outbox WHERE seq <= ?1";
+static const char *const sql_drop = "DELETE FROM mqtt_outbox WHERE gap = 0 AND seq <= ?1";
 
 /* One outbox per process: the store's on_drop hook finds it here. */
 static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -155,8 +165,8 @@ static int prepare(struct outbox *o)
         "SELECT seq, topic, payload FROM mqtt_outbox WHERE seq > ?1 ORDER BY seq LIMIT "
         "?2",
         "SELECT max(seq) FROM mqtt_outbox",
-        "SELECT seq FROM mqtt_outbox ORDER BY seq LIMIT 1 OFFSET ?1",
-        "SELECT min(seq), count(*) FROM mqtt_outbox WHERE seq <= ?1",
+        "SELECT seq FROM mqtt_outbox WHERE gap = 0 ORDER BY seq LIMIT 1 OFFSET ?1",
+        "SELECT min(seq), count(*) FROM mqtt_outbox WHERE gap = 0 AND seq <= ?1",
     };
     struct sqlite3_stmt **st[] = {&o->q_backlog, &o->q_live, &o->q_max, &o->q_nth,
                                   &o->q_range};
@@ -229,7 +239,8 @@ int outbox_open(struct store *s, const struct outbox_cfg *cfg,
     o->slots = calloc(cfg->window, sizeof(*o->slots));
     o->free_slots = calloc(cfg->window, sizeof(*o->free_slots));
     o->slot_of_mid = malloc(65536 * sizeof(*o->slot_of_mid));
-    if (!o->slots || !o->free_slots || !o->slot_of_mid) {
+    o->gap_rows = calloc(cfg->window + 2, sizeof(*o->gap_rows));
+    if (!o->slots || !o->free_slots || !o->slot_of_mid || !o->gap_rows) {
         goto fail;
     }
     for (unsigned i = 0; i < cfg->window; i++) {
@@ -259,6 +270,7 @@ int outbox_open(struct store *s, const struct outbox_cfg *cfg,
 
 fail:
     finalize_all(o);
+    free(o->gap_rows);
     free(o->slot_of_mid);
     free(o->free_slots);
     free(o->slots);
@@ -278,6 +290,7 @@ void outbox_close(struct outbox *o)
     }
     pthread_mutex_unlock(&open_lock);
     finalize_all(o);
+    free(o->gap_rows);
     free(o->slot_of_mid);
     free(o->free_slots);
     free(o->slots);
@@ -292,13 +305,14 @@ uint64_t outbox_next_seq(const struct outbox *o)
     return o->next_seq;
 }
 
-int outbox_put(struct outbox *o, uint64_t seq, const char *topic, const void *payload,
-               size_t len)
+static int put_row(struct outbox *o, uint64_t seq, const char *topic, const void *payload,
+                   size_t len, int gap)
 {
-    struct store_val v[3] = {
+    struct store_val v[4] = {
         {.type = STORE_INT, .i = (int64_t) seq},
         {.type = STORE_TEXT, .p = topic, .n = strlen(topic)},
         {.type = STORE_BLOB, .p = payload, .n = len},
+        {.type = STORE_INT, .i = gap},
     };
     int rc;
 
@@ -306,7 +320,7 @@ int outbox_put(struct outbox *o, uint64_t seq, const char *topic, const void *pa
         return -EINVAL;
     }
     o->next_seq++;
-    rc = store_write(o->store, sql_insert, v, 3, NULL);
+    rc = store_write(o->store, sql_insert, v, 4, NULL);
     if (rc < 0) {
         o->dropped++;
         add_gap(o, seq, seq, 1, "queue_full");
@@ -315,6 +329,26 @@ int outbox_put(struct outbox *o, uint64_t seq, const char *topic, const void *pa
     o->rows++;
     o->enqueued++;
     return 0;
+}
+
+int outbox_put(struct outbox *o, uint64_t seq, const char *topic, const void *payload,
+               size_t len)
+{
+    return put_row(o, seq, topic, payload, len, 0);
+}
+
+int outbox_put_gap(struct outbox *o, uint64_t seq, const char *topic, const void *payload,
+                   size_t len)
+{
+    int rc = put_row(o, seq, topic, payload, len, 1);
+
+    if (rc == 0) {
+        o->gap_seq = seq;
+        if (o->ngap_rows < o->cfg.window + 2) {
+            o->gap_rows[o->ngap_rows++] = seq;
+        }
+    }
+    return rc;
 }
 
 /* ---- the window ------------------------------------------------------------------- */
@@ -367,6 +401,16 @@ static void queue_deletions(struct outbox *o)
         if (sl->state != SLOT_ACKED) {
             continue;
         }
+        if (sl->seq == o->gap_seq) {
+            o->ndeclared = 0; /* a receiver has them all now */
+            o->gap_seq = 0;
+        }
+        for (size_t g = 0; g < o->ngap_rows; g++) {
+            if (o->gap_rows[g] == sl->seq) {
+                o->gap_rows[g] = o->gap_rows[--o->ngap_rows];
+                break;
+            }
+        }
         if (store_write(o->store, sql_delete, &v, 1, &sl->ticket) < 0) {
             return; /* again at the next pump */
         }
@@ -394,9 +438,72 @@ static void reclaim(struct outbox *o)
 /* ---- gaps and the budget ------------------------------------------------------------
  */
 
+/* Add first..last to the declared ranges: sorted, disjoint, at most
+ * MAX_DECLARED (past that the two closest merge: a few delivered numbers are
+ * then declared too, never the other way round). */
+static void declare(struct outbox *o, uint64_t first, uint64_t last)
+{
+    uint64_t(*d)[2] = o->declared;
+    size_t n = o->ndeclared, i = 0;
+
+    while (i < n && d[i][1] + 1 < first) {
+        i++;
+    }
+    if (i < n && d[i][0] <= last + 1) { /* overlaps or touches d[i] */
+        d[i][0] = first < d[i][0] ? first : d[i][0];
+        d[i][1] = last > d[i][1] ? last : d[i][1];
+        while (i + 1 < n && d[i + 1][0] <= d[i][1] + 1) {
+            d[i][1] = d[i + 1][1] > d[i][1] ? d[i + 1][1] : d[i][1];
+            memmove(&d[i + 1], &d[i + 2], (n - i - 2) * sizeof(d[0]));
+            n--;
+        }
+    } else {
+        if (n == MAX_DECLARED) {
+            size_t best = 0;
+
+            for (size_t k = 1; k + 1 < n; k++) {
+                if (d[k + 1][0] - d[k][1] < d[best + 1][0] - d[best][1]) {
+                    best = k;
+                }
+            }
+            d[best][1] = d[best + 1][1];
+            memmove(&d[best + 1], &d[best + 2], (n - best - 2) * sizeof(d[0]));
+            n--;
+            o->ndeclared = n;
+            declare(o, first, last);
+            return;
+        }
+        memmove(&d[i + 1], &d[i], (n - i) * sizeof(d[0]));
+        d[i][0] = first;
+        d[i][1] = last;
+        n++;
+    }
+    o->ndeclared = n;
+}
+
+/* The undelivered gap records of this run (not in the window) are
+ * repeated by the next one: delete them. */
+static void delete_old_gap_rows(struct outbox *o)
+{
+    for (size_t g = 0; g < o->ngap_rows;) {
+        struct store_val v = {.type = STORE_INT, .i = (int64_t) o->gap_rows[g]};
+
+        if (in_window(o, o->gap_rows[g])) {
+            g++;
+            continue;
+        }
+        if (store_write(o->store, sql_delete, &v, 1, NULL) < 0) {
+            return;
+        }
+        o->rows = o->rows > 0 ? o->rows - 1 : 0;
+        o->gap_rows[g] = o->gap_rows[--o->ngap_rows];
+    }
+}
+
 static void report_gaps(struct outbox *o)
 {
     struct gap g[MAX_PENDING_GAPS];
+    struct outbox_gap out = {0};
     size_t n;
     uint64_t store_dropped;
 
@@ -409,11 +516,24 @@ static void report_gaps(struct outbox *o)
     pthread_mutex_unlock(&o->lock);
     o->rows = o->rows > store_dropped ? o->rows - store_dropped : 0;
     o->dropped += store_dropped;
+    if (n == 0) {
+        return;
+    }
+    out.first = g[0].first;
+    out.last = g[0].last;
+    out.reason = g[n - 1].reason;
     for (size_t i = 0; i < n; i++) {
-        o->gaps++;
-        if (o->sink.gap) {
-            o->sink.gap(o->sink.ctx, g[i].first, g[i].last, g[i].count, g[i].reason);
-        }
+        declare(o, g[i].first, g[i].last);
+        out.first = g[i].first < out.first ? g[i].first : out.first;
+        out.last = g[i].last > out.last ? g[i].last : out.last;
+        out.count += g[i].count;
+    }
+    delete_old_gap_rows(o);
+    out.ranges = (const uint64_t(*)[2]) o->declared;
+    out.nranges = o->ndeclared;
+    o->gaps++;
+    if (o->sink.gap) {
+        o->sink.gap(o->sink.ctx, &out);
     }
 }
 

@@ -17,8 +17,9 @@
  *    alternation, see outbox_pump());
  *  - back-pressure: past cfg->budget_rows rows (or when the store's size
  *    budget deletes rows) the oldest rows are dropped and the transport's
- *    gap() hook is told the lost range, so the owner can publish a gap record;
- *    every sequence number is either delivered or inside a declared gap;
+ *    gap() hook is told the lost ranges, so the owner can queue a gap record
+ *    (which the budget never drops); every sequence number is either
+ *    delivered or inside a range some delivered gap record declares;
  *  - the sequence survives restarts: it continues from the highest number in
  *    the table or the highest acknowledged one (kv "mqtt.seq"), plus one.
  *
@@ -39,15 +40,26 @@ struct outbox;
 /* The table to declare when the store opens (before outbox_open()). */
 extern const struct store_table outbox_store_table;
 
+/* A loss to declare.  ranges lists every range of sequence numbers declared
+ * lost whose gap record the broker has not acknowledged yet, this loss's
+ * included, sorted and disjoint: a gap record that carries them all makes
+ * the earlier ones unnecessary (the budget deletes undelivered gap records
+ * of this run when it drops again, so they must be repeated). */
+struct outbox_gap {
+    uint64_t first, last, count; /* this loss: count rows among first..last */
+    const char *reason;          /* "budget", "store_budget", "queue_full" */
+    const uint64_t (*ranges)[2];
+    size_t nranges;
+};
+
 struct outbox_sink {
     /* Hand one message to the transport (QoS 1).  Returns 0 and the
      * transport's message id (0..65535) in *mid, or a negative code: not
      * sent, tried again at the next pump. */
     int (*send)(void *ctx, const char *topic, const void *payload, size_t len, int *mid);
-    /* Sequence numbers first..last (count rows among them) are lost for
-     * good; reason: "budget", "store_budget" or "queue_full". */
-    void (*gap)(void *ctx, uint64_t first, uint64_t last, uint64_t count,
-                const char *reason);
+    /* Messages were lost for good: queue a gap record with outbox_put_gap()
+     * (from inside the call).  Called from outbox_pump(). */
+    void (*gap)(void *ctx, const struct outbox_gap *g);
     void *ctx;
 };
 
@@ -87,6 +99,11 @@ uint64_t outbox_next_seq(const struct outbox *o);
  * lost through gap() ("queue_full"). */
 int outbox_put(struct outbox *o, uint64_t seq, const char *topic, const void *payload,
                size_t len);
+
+/* The same for a gap record (outbox_sink.gap): the budget never drops it;
+ * once the broker acknowledged it, the ranges it declared are forgotten. */
+int outbox_put_gap(struct outbox *o, uint64_t seq, const char *topic, const void *payload,
+                   size_t len);
 
 /* The transport's connection came up (1) or went down (0).  Going up turns
  * every unsent row into the backlog; messages in the window stay there (the

@@ -205,3 +205,148 @@ def pqgate_bin():
 def shared_data():
     """The project's shared test data (../shared/data beside the checkout)."""
     return REPO.parent / "shared" / "data"
+
+
+# -- a real mosquitto broker on loopback -----------------------------------
+
+MOSQUITTO_BIN = "/usr/sbin/mosquitto"
+MOSQUITTO_PASSWD_BIN = "/usr/bin/mosquitto_passwd"
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    import socket
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_accepting(port, timeout=10.0, proc=None):
+    """Wait until 127.0.0.1:port accepts a TCP connection."""
+    import socket
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            return False
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(POLL_S)
+    return False
+
+
+class Mosquitto:
+    """One mosquitto broker in a private directory, on 127.0.0.1:port.
+
+    users: {name: password} for a password file (then anonymous clients
+    are refused), or None for anonymous access.  tls: dict with cafile,
+    certfile, keyfile (and require_certificate) for a TLS listener.
+    stop() and start() keep the port, so clients reconnect to the same
+    address; admit()/refuse() rewrite the password file and make the
+    running broker reload it (SIGHUP)."""
+
+    def __init__(self, workdir, users=None, tls=None):
+        self.dir = Path(workdir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.users = dict(users) if users is not None else None
+        self.tls = tls
+        self.conf = self.dir / "mosquitto.conf"
+        self.log_path = self.dir / "mosquitto.log"
+        self.passwd = self.dir / "passwd"
+        self.proc = None
+        self._write_conf()
+
+    def _write_passwd(self):
+        self.passwd.write_text("")
+        for name, pw in self.users.items():
+            subprocess.run([MOSQUITTO_PASSWD_BIN, "-b", str(self.passwd), name, pw],
+                           check=True, capture_output=True)
+
+    def _write_conf(self):
+        lines = [f"listener {self.port} 127.0.0.1",
+                 "persistence false",
+                 "max_queued_messages 0",
+                 f"log_dest file {self.log_path}",
+                 "log_type all",
+                 "connection_messages true"]
+        if os.geteuid() == 0:
+            # as root, mosquitto would switch to the user "mosquitto", who
+            # cannot enter the test's private directory
+            lines.append("user root")
+        if self.users is None:
+            lines.append("allow_anonymous true")
+        else:
+            self._write_passwd()
+            lines += ["allow_anonymous false", f"password_file {self.passwd}"]
+        if self.tls:
+            lines += [f"cafile {self.tls['cafile']}",
+                      f"certfile {self.tls['certfile']}",
+                      f"keyfile {self.tls['keyfile']}"]
+            if self.tls.get("require_certificate"):
+                lines += ["require_certificate true"]
+        self.conf.write_text("\n".join(lines) + "\n")
+
+    def start(self):
+        assert self.proc is None or self.proc.poll() is not None
+        self.proc = subprocess.Popen([MOSQUITTO_BIN, "-c", str(self.conf)],
+                                     stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        if not wait_accepting(self.port, proc=self.proc):
+            log = self.log_path.read_text() if self.log_path.exists() else ""
+            pytest.fail(f"mosquitto did not accept on port {self.port}:\n{log}",
+                        pytrace=False)
+        return self
+
+    def stop(self):
+        """Stop by the recorded PID (SIGTERM, then SIGKILL)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def _reload(self):
+        self._write_passwd()
+        os.kill(self.proc.pid, signal.SIGHUP)
+
+    def refuse(self, name):
+        """Take a user out of the password file (before start, or live)."""
+        self.users.pop(name, None)
+        if self.proc is not None and self.proc.poll() is None:
+            self._reload()
+        else:
+            self._write_passwd()
+
+    def admit(self, name, password):
+        self.users[name] = password
+        if self.proc is not None and self.proc.poll() is None:
+            self._reload()
+        else:
+            self._write_passwd()
+
+    def log(self):
+        return self.log_path.read_text() if self.log_path.exists() else ""
+
+
+@pytest.fixture
+def mosquitto(tmp_path):
+    """Factory: mosquitto(users=None, tls=None) starts a broker on a free
+    loopback port and returns its Mosquitto; every broker is stopped at
+    teardown.  Skips the test when mosquitto is not installed."""
+    if not os.access(MOSQUITTO_BIN, os.X_OK):
+        pytest.skip("mosquitto is not installed")
+    brokers = []
+
+    def start(users=None, tls=None):
+        b = Mosquitto(tmp_path / f"mosquitto{len(brokers)}", users, tls)
+        brokers.append(b)
+        return b.start()
+
+    yield start
+    for b in brokers:
+        b.stop()

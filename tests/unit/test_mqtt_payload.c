@@ -215,11 +215,12 @@ static void test_event_record_names_value_by_kind(void **state)
 static void test_gap_record_names_the_range(void **state)
 {
     char buf[512];
-    json_t *o;
+    const uint64_t ranges[2][2] = {{3, 5}, {10, 19}};
+    json_t *o, *r;
 
     (void) state;
-    assert_true(mqtt_payload_gap(buf, sizeof(buf), "gw", 900, T0, 10, 19, 10, "budget") >
-                0);
+    assert_true(mqtt_payload_gap(buf, sizeof(buf), "gw", 900, T0, 10, 19, 10, "budget",
+                                 ranges, 2) > 0);
     o = parse(buf);
     assert_string_equal(json_string_value(json_object_get(o, "type")), "gap");
     assert_int_equal(json_integer_value(json_object_get(o, "seq")), 900);
@@ -227,6 +228,10 @@ static void test_gap_record_names_the_range(void **state)
     assert_int_equal(json_integer_value(json_object_get(o, "last_seq")), 19);
     assert_int_equal(json_integer_value(json_object_get(o, "count")), 10);
     assert_string_equal(json_string_value(json_object_get(o, "reason")), "budget");
+    r = json_object_get(o, "ranges");
+    assert_int_equal(json_array_size(r), 2);
+    assert_int_equal(json_integer_value(json_array_get(json_array_get(r, 0), 0)), 3);
+    assert_int_equal(json_integer_value(json_array_get(json_array_get(r, 1), 1)), 19);
     json_decref(o);
 }
 
@@ -236,11 +241,13 @@ static void test_record_larger_than_buffer_reports_needed_length(void **state)
     size_t need;
 
     (void) state;
-    need = mqtt_payload_gap(small, sizeof(small), "gw", 1, T0, 1, 2, 2, "budget");
+    need =
+        mqtt_payload_gap(small, sizeof(small), "gw", 1, T0, 1, 2, 2, "budget", NULL, 0);
     assert_true(need >= sizeof(small));
     assert_string_equal(small, "");
-    assert_int_equal(mqtt_payload_gap(big, sizeof(big), "gw", 1, T0, 1, 2, 2, "budget"),
-                     need);
+    assert_int_equal(
+        mqtt_payload_gap(big, sizeof(big), "gw", 1, T0, 1, 2, 2, "budget", NULL, 0),
+        need);
 }
 
 static void test_object_record_merges_extra_keys(void **state)

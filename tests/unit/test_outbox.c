@@ -33,9 +33,12 @@ struct wire {
     struct {
         uint64_t first, last, count;
         char reason[16];
+        uint64_t ranges[16][2];
+        size_t nranges;
     } gap[16];
 
     size_t ngaps;
+    int put_gaps;
 };
 
 struct fixture {
@@ -66,17 +69,30 @@ static int wire_send(void *ctx, const char *topic, const void *payload, size_t l
     return 0;
 }
 
-static void wire_gap(void *ctx, uint64_t first, uint64_t last, uint64_t count,
-                     const char *reason)
+/* The owner's side of a loss: a gap record through outbox_put_gap(), as
+ * gateway/mqtt.c does, when put_gaps is set. */
+static struct outbox *wire_outbox;
+
+static void wire_gap(void *ctx, const struct outbox_gap *g)
 {
     struct wire *w = ctx;
 
     assert_true(w->ngaps < 16);
-    w->gap[w->ngaps].first = first;
-    w->gap[w->ngaps].last = last;
-    w->gap[w->ngaps].count = count;
-    snprintf(w->gap[w->ngaps].reason, sizeof(w->gap[0].reason), "%s", reason);
+    w->gap[w->ngaps].first = g->first;
+    w->gap[w->ngaps].last = g->last;
+    w->gap[w->ngaps].count = g->count;
+    snprintf(w->gap[w->ngaps].reason, sizeof(w->gap[0].reason), "%s", g->reason);
+    w->gap[w->ngaps].nranges = g->nranges;
+    memcpy(w->gap[w->ngaps].ranges, g->ranges, g->nranges * sizeof(g->ranges[0]));
     w->ngaps++;
+    if (w->put_gaps) {
+        uint64_t seq = outbox_next_seq(wire_outbox);
+        char text[32];
+
+        snprintf(text, sizeof(text), "seq %" PRIu64, seq);
+        assert_int_equal(outbox_put_gap(wire_outbox, seq, "p/gw/gap", text, strlen(text)),
+                         0);
+    }
 }
 
 static void open_all(struct fixture *f, unsigned window, double share, uint64_t budget)
@@ -88,6 +104,7 @@ static void open_all(struct fixture *f, unsigned window, double share, uint64_t 
 
     assert_int_equal(store_open(&sc, &outbox_store_table, 1, &f->store), 0);
     assert_int_equal(outbox_open(f->store, &oc, &sink, &f->ob), 0);
+    wire_outbox = f->ob;
 }
 
 static void close_all(struct fixture *f)
@@ -310,6 +327,40 @@ static void test_outbox_budget_drops_oldest_and_reports_gap(void **state)
     assert_int_equal(f->w.seq[0], 52);
 }
 
+/* Two overflows while the link is down: the second drop takes the first
+ * gap record's neighbours but not the record (the budget never drops gap
+ * records); the second record repeats the first range, and the first
+ * record, undelivered, is deleted. */
+static void test_outbox_second_overflow_gap_record_repeats_earlier_ranges(void **state)
+{
+    struct fixture *f = *state;
+
+    f->w.put_gaps = 1;
+    open_all(f, 10, 0.5, 100);
+    put_n(f, 150);
+    commit(f);
+    outbox_pump(f->ob); /* drops 1..51, gap record 151 */
+    assert_int_equal(f->w.ngaps, 1);
+    put_n(f, 60);
+    commit(f);
+    outbox_pump(f->ob); /* 160 rows (gap record included): drops 52..112 */
+    assert_int_equal(f->w.ngaps, 2);
+    assert_int_equal(f->w.gap[1].first, 52);
+    assert_int_equal(f->w.gap[1].nranges, 1); /* 1..51 and 52..112 touch */
+    assert_int_equal(f->w.gap[1].ranges[0][0], 1);
+    assert_true(f->w.gap[1].ranges[0][1] >= 112);
+    commit(f);
+    outbox_link(f->ob, 1);
+    for (int round = 0; round < 20; round++) {
+        ack_all(f, 0);
+    }
+    /* the first gap record (151) went; the second arrives */
+    for (size_t i = 0; i < f->w.n; i++) {
+        assert_true(f->w.seq[i] != 151);
+    }
+    assert_string_equal(f->w.topic[f->w.n - 1], "p/gw/gap");
+}
+
 static void test_outbox_put_with_wrong_seq_is_refused(void **state)
 {
     struct fixture *f = *state;
@@ -386,6 +437,9 @@ int main(void)
             teardown),
         cmocka_unit_test_setup_teardown(test_outbox_budget_drops_oldest_and_reports_gap,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_outbox_second_overflow_gap_record_repeats_earlier_ranges, setup,
+            teardown),
         cmocka_unit_test_setup_teardown(test_outbox_put_with_wrong_seq_is_refused, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(

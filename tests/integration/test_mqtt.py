@@ -1,0 +1,408 @@
+"""MQTT forwarding with store and forward, against a real mosquitto on a
+free loopback port and a paho-mqtt subscriber (QoS 1).
+
+The gateway runs the simulated meter and sends three groups of channels
+every 100 ms (about 15 messages a second).  Every message carries the
+gateway's sequence number "seq": the tests check that every number arrives
+(or lies in a declared gap), in order per stream, and that duplicates stay
+within the window.
+
+Brokers use a password file: a restarted broker first refuses the gateway
+until the subscriber is back and subscribed (then the test admits the
+gateway and makes the broker reload its password file), so no message can
+reach a broker with nobody subscribed: without persistence, mosquitto
+would drop it, and the test would blame the gateway.
+"""
+
+import json
+import re
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+
+mqtt = pytest.importorskip("paho.mqtt.client")
+
+GW = "test-gw"
+PREFIX = f"pqgate/{GW}"
+SUB_USER, SUB_PW = "sub", "sub-secret"
+GW_USER, GW_PW = "gw", "gw-secret"
+
+
+def gateway_config(path, broker, store, **mqtt_extra):
+    """Write a gateway config (YAML accepts JSON) and return its path."""
+    m = {
+        "enabled": True,
+        "host": "127.0.0.1",
+        "port": broker.port,
+        "username": GW_USER,
+        "password": GW_PW,
+        "reconnect_min": "250ms",
+        "reconnect_max": "2s",
+        "max_inflight": 100,
+        "publish": [
+            {"channels": "local/u_rms/*", "interval": "100ms"},
+            {"channels": "local/i_rms/*", "interval": "100ms"},
+            {"channels": "local/p/*", "interval": "100ms"},
+        ],
+        "health_interval": "5s",
+    }
+    m.update(mqtt_extra)
+    cfg = {
+        "gateway": {"id": GW},
+        "meter": {
+            "source": "sim",
+            "nominal_voltage": "230 V",
+            "nominal_frequency": "50 Hz",
+            "wiring": "wye",
+            "sim": {"realtime": True, "sample_rate": "6.4 kHz", "voltage": "230 V",
+                    "current": "10 A"},
+        },
+        "store": {"path": str(store), "batch": "200ms"},
+        "mqtt": m,
+        "logging": {"level": "info"},
+    }
+    path.write_text(json.dumps(cfg, indent=1))
+    return path
+
+
+class Subscriber:
+    """paho-mqtt client on PREFIX/#, QoS 1, that keeps every message with its
+    arrival order; it reconnects and subscribes again by itself."""
+
+    def __init__(self, port, tls=None, user=SUB_USER, password=SUB_PW):
+        self.lock = threading.Lock()
+        self.messages = []  # (topic, payload dict or text)
+        self.subscribed = 0
+        self.c = mqtt.Client(client_id="test-subscriber", clean_session=True)
+        if user:
+            self.c.username_pw_set(user, password)
+        if tls:
+            self.c.tls_set(ca_certs=tls["cafile"], certfile=tls.get("certfile"),
+                           keyfile=tls.get("keyfile"))
+        self.c.reconnect_delay_set(min_delay=1, max_delay=1)
+        self.c.on_connect = self._on_connect
+        self.c.on_subscribe = self._on_subscribe
+        self.c.on_message = self._on_message
+        self.c.connect("127.0.0.1", port, keepalive=10)
+        self.c.loop_start()
+        self.wait_subscribed(1)
+
+    def _on_connect(self, client, userdata, flags, rc):
+        if rc == 0:
+            client.subscribe(f"{PREFIX}/#", qos=1)
+
+    def _on_subscribe(self, client, userdata, mid, granted):
+        with self.lock:
+            self.subscribed += 1
+
+    def _on_message(self, client, userdata, msg):
+        text = msg.payload.decode()
+        try:
+            payload = json.loads(text)
+        except ValueError:
+            payload = text
+        with self.lock:
+            self.messages.append((msg.topic, payload))
+
+    def wait_subscribed(self, n, timeout=20):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if self.subscribed >= n:
+                    return
+            time.sleep(0.05)
+        pytest.fail(f"the subscriber did not subscribe ({n}) within {timeout} s",
+                    pytrace=False)
+
+    def snapshot(self):
+        with self.lock:
+            return list(self.messages)
+
+    def sequenced(self):
+        """(seq, topic, payload) of every message with a sequence number, in
+        arrival order (the retained status messages have none)."""
+        return [(p["seq"], t, p) for t, p in self.snapshot()
+                if isinstance(p, dict) and "seq" in p]
+
+    def close(self):
+        self.c.loop_stop()
+        self.c.disconnect()
+
+
+@pytest.fixture
+def subscriber():
+    subs = []
+
+    def make(port, **kw):
+        s = Subscriber(port, **kw)
+        subs.append(s)
+        return s
+
+    yield make
+    for s in subs:
+        s.close()
+
+
+def wait_until(pred, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.1)
+    pytest.fail(f"not within {timeout} s: {what}", pytrace=False)
+
+
+def complete(sub, gaps=()):
+    """1..max of the sequence numbers received, none missing (gaps count as
+    received)."""
+    seqs = {s for s, _, _ in sub.sequenced()}
+    for g in gaps:
+        seqs.update(range(g["first_seq"], g["last_seq"] + 1))
+    return bool(seqs) and min(seqs) == 1 and len(seqs) == max(seqs)
+
+
+def longest_decreasing(xs):
+    """Length of the longest strictly decreasing subsequence: the number of
+    increasing streams the sequence is a merge of (Dilworth)."""
+    import bisect
+    tails = []  # of the negated values: longest increasing of -x
+    for x in xs:
+        i = bisect.bisect_left(tails, -x)
+        if i == len(tails):
+            tails.append(-x)
+        else:
+            tails[i] = -x
+    return len(tails)
+
+
+def first_arrivals(sub):
+    seen, order, dups = set(), [], []
+    for s, _, p in sub.sequenced():
+        if s in seen:
+            dups.append(s)
+        else:
+            seen.add(s)
+            order.append(s)
+    return order, dups
+
+
+def restart_refusing_gateway(broker, sub):
+    """Start the broker again with the gateway refused; once the subscriber
+    is back and subscribed, admit the gateway."""
+    n = sub.subscribed
+    broker.refuse(GW_USER)
+    broker.start()
+    sub.wait_subscribed(n + 1)
+    broker.admit(GW_USER, GW_PW)
+
+
+def iso_to_s(text):
+    from datetime import datetime
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+        tzinfo=__import__("datetime").timezone.utc).timestamp()
+
+
+def test_mqtt_example_config_is_valid_and_port_overridable(pqgate_cli, examples):
+    rc, out, err = pqgate_cli("check-config", examples / "mqtt.yaml", "--set",
+                              "mqtt.port=18830")
+    assert rc == 0, err
+    assert re.search(r"^\s*port: 18830$", out, re.M)
+    assert re.search(r"^\s*host: 127\.0\.0\.1$", out, re.M)
+
+
+def test_mqtt_broker_down_60s_under_steady_stream_every_message_arrives_in_order(
+        pqgate, mosquitto, subscriber, tmp_path):
+    broker = mosquitto(users={SUB_USER: SUB_PW, GW_USER: GW_PW})
+    sub = subscriber(broker.port)
+    cfg = gateway_config(tmp_path / "gw.yaml", broker, tmp_path / "store.db")
+    d = pqgate(cfg)
+    d.wait_for(r"mqtt: connected to 127\.0\.0\.1")
+    wait_until(lambda: len(sub.sequenced()) >= 30, 20, "30 messages before the outage")
+
+    t_down = time.time()
+    broker.stop()
+    mark = d.mark()
+    time.sleep(60)
+    assert d.alive()
+    retries = re.findall(r"next attempt in", d.log(mark))
+    assert 3 <= len(retries) <= 60 / 2 + 5  # back-off: at most one per 2 s
+    t_up = time.time()
+    restart_refusing_gateway(broker, sub)
+    d.wait_for(r"mqtt: connected to 127\.0\.0\.1", since=mark, timeout=20)
+    # everything made until now must arrive, the backlog and the live data
+    t_check = time.time()
+    wait_until(lambda: complete(sub) and any(
+        iso_to_s(p["t"]) > t_check + 1 for _, _, p in sub.sequenced()), 90,
+        "every sequence number up to the live data")
+
+    order, dups = first_arrivals(sub)
+    assert sorted(order) == list(range(1, len(order) + 1)), "a sequence number is missing"
+    assert not [p for _, t, p in sub.sequenced() if t.endswith("/gap")]
+    # the backlog and the live data each arrive in seq order: the arrival
+    # order is a merge of at most two increasing streams
+    assert longest_decreasing(order) <= 2
+    # duplicates: only messages in flight when the broker went away
+    assert len(dups) <= 100
+    # the stream went on during the outage: data measured in every second
+    # of it arrived
+    data_t = [iso_to_s(v["t"]) for _, t, p in sub.sequenced() if t.endswith("/data")
+              for v in p["values"]]
+    for sec in range(int(t_down) + 2, int(t_up) - 1):
+        assert any(sec <= x < sec + 1 for x in data_t), f"no data measured at {sec}"
+    # values are the simulated feeder's
+    last = [p for _, t, p in sub.sequenced() if t.endswith("/data")][-1]
+    for v in last["values"]:
+        if v["channel"].startswith("local/u_rms/"):
+            assert v["value"] == pytest.approx(230.0, abs=1.0)
+            assert v["unit"] == "V"
+    d.stop()
+
+
+def test_mqtt_kill9_during_replay_loses_nothing_duplicates_within_window(
+        pqgate, mosquitto, subscriber, tmp_path):
+    window = 20
+    broker = mosquitto(users={SUB_USER: SUB_PW, GW_USER: GW_PW})
+    sub = subscriber(broker.port)
+    store = tmp_path / "store.db"
+    # a slow replay (window 20, commits every 200 ms: about 100 messages a
+    # second shared with the live stream) so the kill lands inside it
+    cfg = gateway_config(tmp_path / "gw.yaml", broker, store, max_inflight=window)
+    d = pqgate(cfg)
+    d.wait_for(r"mqtt: connected to 127\.0\.0\.1")
+    wait_until(lambda: len(sub.sequenced()) >= 20, 20, "20 messages")
+    broker.stop()
+    time.sleep(25)  # about 375 messages of backlog
+    mark = d.mark()
+    restart_refusing_gateway(broker, sub)
+    d.wait_for(r"mqtt: connected to 127\.0\.0\.1", since=mark, timeout=20)
+    time.sleep(1.0)
+    d.proc.send_signal(signal.SIGKILL)
+    d.proc.wait()
+    before = {s for s, _, _ in sub.sequenced()}
+    assert not complete(sub), "the replay had finished before the kill"
+
+    d2 = pqgate(cfg)
+    d2.wait_for(r"mqtt: connected to 127\.0\.0\.1")
+    t_check = time.time()
+    wait_until(lambda: complete(sub) and any(
+        iso_to_s(p["t"]) > t_check + 1 for _, _, p in sub.sequenced()), 90,
+        "every sequence number after the restart")
+    order, dups = first_arrivals(sub)
+    assert sorted(order) == list(range(1, len(order) + 1))
+    # duplicates: only what was in the window at the kill, all of them seen
+    # before the kill, and each the same message again
+    assert len(set(dups)) <= window, f"{len(set(dups))} duplicates"
+    first = {}
+    for s, t, p in sub.sequenced():
+        if s in first:
+            assert s in before
+            assert (t, p) == first[s], f"seq {s} used for two messages"
+        else:
+            first[s] = (t, p)
+    d2.stop()
+
+
+def test_mqtt_budget_overflow_publishes_gap_naming_lost_range(
+        pqgate, mosquitto, subscriber, tmp_path):
+    broker = mosquitto(users={SUB_USER: SUB_PW})  # the gateway is refused
+    sub = subscriber(broker.port)
+    cfg = gateway_config(tmp_path / "gw.yaml", broker, tmp_path / "store.db",
+                         outbox_budget=100)
+    d = pqgate(cfg)
+    d.wait_for(r"refused the connection")
+    d.wait_for(r"dropped from the outbox \(budget\)", timeout=30)
+    broker.admit(GW_USER, GW_PW)
+    d.wait_for(r"mqtt: connected to 127\.0\.0\.1")
+    wait_until(lambda: any(t.endswith("/gap") for _, t, _ in sub.sequenced()), 20,
+               "a gap record")
+    gaps = [p for _, t, p in sub.sequenced() if t.endswith("/gap")]
+    wait_until(lambda: complete(sub, gaps), 30, "every number received or in a gap")
+    g = gaps[0]
+    assert g["type"] == "gap" and g["reason"] == "budget"
+    assert g["first_seq"] == 1
+    assert g["count"] == g["last_seq"] - g["first_seq"] + 1 >= 1
+    got = {s for s, _, _ in sub.sequenced()}
+    for g in gaps:
+        lost = set(range(g["first_seq"], g["last_seq"] + 1))
+        assert not lost & got, "a message declared lost arrived"
+    assert re.search(r"messages 1\.\.\d+ \(\d+\) dropped from the outbox", d.log())
+    d.stop()
+
+
+@pytest.mark.parametrize("protocol,reason", [
+    ("3.1.1", r"refused the connection: .*\(CONNACK code 5\)"),
+    ("5", r"refused the connection: .*\(CONNACK code 135\)"),
+])
+def test_mqtt_wrong_credentials_logged_and_retried_with_backoff(
+        pqgate, mosquitto, tmp_path, protocol, reason):
+    broker = mosquitto(users={SUB_USER: SUB_PW, GW_USER: GW_PW})
+    cfg = gateway_config(tmp_path / "gw.yaml", broker, tmp_path / "store.db",
+                         password="wrong", protocol=protocol, reconnect_min="1s",
+                         reconnect_max="60s")
+    d = pqgate(cfg)
+    d.wait_for(reason)
+    mark = d.mark()
+    time.sleep(10)
+    assert d.alive()
+    attempts = re.findall(r"next attempt in ([\d.]+) s", d.log(mark))
+    # 1 s, doubled each time: attempts at +1, +3, +7 s... not a busy loop
+    assert 2 <= len(attempts) <= 5, attempts
+    waits = [float(x) for x in attempts]
+    assert waits == sorted(waits) and waits[-1] >= 4
+    d.stop()
+
+
+def make_pki(tmp_path):
+    """A CA, a server certificate for IP:127.0.0.1 and a client certificate,
+    made with openssl."""
+    pki = tmp_path / "pki"
+    pki.mkdir()
+
+    def run(*args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=pki)
+
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+        "/CN=pqgate test CA", "-keyout", "ca.key", "-out", "ca.crt")
+    for name, ext in (("server", "subjectAltName=IP:127.0.0.1"),
+                      ("client", "extendedKeyUsage=clientAuth")):
+        run("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}", "-keyout",
+            f"{name}.key", "-out", f"{name}.csr")
+        (pki / f"{name}.ext").write_text(ext + "\n")
+        run("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+            "-CAcreateserial", "-days", "2", "-extfile", f"{name}.ext", "-out",
+            f"{name}.crt")
+    # a second CA that signed nothing of the broker's
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+        "/CN=other CA", "-keyout", "other.key", "-out", "other.crt")
+    return pki
+
+
+@pytest.mark.parametrize("client_cert", [False, True])
+def test_mqtt_tls_with_test_ca_delivers_and_wrong_ca_is_refused(
+        pqgate, mosquitto, subscriber, tmp_path, client_cert):
+    pki = make_pki(tmp_path)
+    tls = {"cafile": str(pki / "ca.crt"), "certfile": str(pki / "server.crt"),
+           "keyfile": str(pki / "server.key"), "require_certificate": client_cert}
+    broker = mosquitto(users={SUB_USER: SUB_PW, GW_USER: GW_PW}, tls=tls)
+    sub_tls = {"cafile": str(pki / "ca.crt")}
+    gw_tls = {"enabled": True, "cafile": str(pki / "ca.crt")}
+    if client_cert:
+        sub_tls.update(certfile=str(pki / "client.crt"), keyfile=str(pki / "client.key"))
+        gw_tls.update(certfile=str(pki / "client.crt"), keyfile=str(pki / "client.key"))
+    sub = subscriber(broker.port, tls=sub_tls)
+    cfg = gateway_config(tmp_path / "gw.yaml", broker, tmp_path / "store.db", tls=gw_tls)
+    d = pqgate(cfg)
+    d.wait_for(r"mqtt: connected to 127\.0\.0\.1:\d+ \(MQTT 3\.1\.1, TLS\)")
+    wait_until(lambda: len(sub.sequenced()) >= 10, 20, "10 messages over TLS")
+    d.stop()
+
+    # the same broker seen through a CA that did not sign it: refused
+    bad = dict(gw_tls, cafile=str(pki / "other.crt"))
+    cfg2 = gateway_config(tmp_path / "gw2.yaml", broker, tmp_path / "store2.db", tls=bad)
+    d2 = pqgate(cfg2)
+    d2.wait_for(r"127\.0\.0\.1:\d+: .*TLS.*; next attempt in")
+    assert "connected to" not in d2.log()
+    d2.stop()
