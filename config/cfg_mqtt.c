@@ -240,9 +240,10 @@ static const struct cfg_field mqtt_fields[] = {
      .offset = offsetof(struct mqtt_cfg, max_inflight),
      .flags = CFG_RANGE,
      .min = 1,
-     .max = 1000,
-     .def = "100",
-     .doc = "window: QoS 1 messages sent and not yet acknowledged"},
+     .max = 10000,
+     .def = "1000",
+     .doc = "window: messages sent and not yet durably acknowledged (bounds the "
+            "duplicates after a crash)"},
     {.key = "replay_share",
      .type = CFG_QUANTITY,
      .offset = offsetof(struct mqtt_cfg, replay_share_pct),
