@@ -162,6 +162,16 @@ static const struct cfg_field root_fields[] = {
      .offset = offsetof(struct pqgate_cfg, logging),
      .sub = &logging_schema,
      .doc = "where log lines go and how many"},
+    {.key = "store",
+     .type = CFG_STRUCT,
+     .offset = offsetof(struct pqgate_cfg, store),
+     .sub = &store_section_schema,
+     .doc = "the onboard store: file, size budget, commit period"},
+    {.key = "security_log",
+     .type = CFG_STRUCT,
+     .offset = offsetof(struct pqgate_cfg, security_log),
+     .sub = &security_log_schema,
+     .doc = "security log entries to syslog, local and remote"},
     {0},
 };
 
