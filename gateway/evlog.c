@@ -60,7 +60,10 @@ static const struct store_table tables[] = {
      .droppable = 1},
 };
 
-int evlog_clock_synced(void)
+/* adjtimex(2): the kernel's NTP state, kept by chrony, ntpd or
+ * systemd-timesyncd, or by ptp4l/phc2sys; TIME_ERROR or STA_UNSYNC mean the
+ * clock is not synchronised. */
+static int kernel_clock_synced(void)
 {
     struct timex tx;
     int state;
@@ -68,6 +71,18 @@ int evlog_clock_synced(void)
     memset(&tx, 0, sizeof(tx)); /* modes 0: read only */
     state = adjtimex(&tx);
     return state >= 0 && state != TIME_ERROR && !(tx.status & STA_UNSYNC);
+}
+
+static int (*_Atomic clock_fn)(void) = kernel_clock_synced;
+
+void evlog_set_clock_fn(int (*fn)(void))
+{
+    atomic_store(&clock_fn, fn ? fn : kernel_clock_synced);
+}
+
+int evlog_clock_synced(void)
+{
+    return atomic_load(&clock_fn)();
 }
 
 static int64_t wall_ns(void)

@@ -58,6 +58,10 @@ void evlog_close(void);
  * or TIME_ERROR). */
 int evlog_clock_synced(void);
 
+/* Test seam: take the clock-sync state from fn instead of the kernel (NULL
+ * puts the kernel back). */
+void evlog_set_clock_fn(int (*fn)(void));
+
 struct evlog_stats {
     uint64_t events, security;            /* entries logged */
     uint64_t store_refused;               /* entries the store queue refused */

@@ -325,13 +325,15 @@ static void wait_until(struct syslog5424 *s, int64_t t_ns)
     pthread_cond_timedwait(&s->wake, &s->lock, &ts);
 }
 
+/* s->fd changes under the lock, so that syslog5424_close() may shut it
+ * down to free a send() blocked on a stalled collector. */
 static void drop_connection(struct syslog5424 *s)
 {
+    pthread_mutex_lock(&s->lock);
     if (s->fd >= 0) {
         close(s->fd);
         s->fd = -1;
     }
-    pthread_mutex_lock(&s->lock);
     s->st.connected = 0;
     pthread_mutex_unlock(&s->lock);
 }
@@ -355,9 +357,9 @@ static int ensure_connected(struct syslog5424 *s, int64_t *next_try_ns)
             s->backoff_ns * 2 > BACKOFF_MAX_NS ? BACKOFF_MAX_NS : s->backoff_ns * 2;
         return 0;
     }
-    s->fd = fd;
     s->backoff_ns = BACKOFF_MIN_NS;
     pthread_mutex_lock(&s->lock);
+    s->fd = fd;
     s->st.connected = 1;
     s->st.connects++;
     pthread_mutex_unlock(&s->lock);
@@ -499,15 +501,30 @@ fail:
 
 void syslog5424_close(struct syslog5424 *s, int linger_ms)
 {
+    struct timespec until;
+    int64_t linger_ns = (int64_t) (linger_ms > 0 ? linger_ms : 0) * 1000000;
+
     if (!s) {
         return;
     }
     pthread_mutex_lock(&s->lock);
     s->stopping = 1;
-    s->linger_until_ns = mono_ns() + (int64_t) (linger_ms > 0 ? linger_ms : 0) * 1000000;
+    s->linger_until_ns = mono_ns() + linger_ns;
     pthread_cond_signal(&s->wake);
     pthread_mutex_unlock(&s->lock);
-    pthread_join(s->thread, NULL);
+    clock_gettime(CLOCK_REALTIME, &until);
+    linger_ns += until.tv_nsec + 50000000; /* and 50 ms to wind down */
+    until.tv_sec += linger_ns / 1000000000LL;
+    until.tv_nsec = linger_ns % 1000000000LL;
+    if (pthread_timedjoin_np(s->thread, NULL, &until) != 0) {
+        /* still in a send() to a stalled collector: cut it short */
+        pthread_mutex_lock(&s->lock);
+        if (s->fd >= 0) {
+            shutdown(s->fd, SHUT_RDWR);
+        }
+        pthread_mutex_unlock(&s->lock);
+        pthread_join(s->thread, NULL);
+    }
     pthread_cond_destroy(&s->wake);
     pthread_mutex_destroy(&s->lock);
     free(s->q);
