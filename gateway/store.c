@@ -1035,6 +1035,7 @@ int store_open(const struct store_cfg *cfg, const struct store_table *tables,
         rc = s->efd < 0 ? -errno : -ENOMEM;
         goto fail;
     }
+    memset(s->ring, 0, s->ring_bytes); /* its pages now, not on the first writes */
     rc = setup_db(s);
     if (rc == 0) {
         rc = store_add_tables(s, tables, ntables);

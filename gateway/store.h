@@ -18,8 +18,8 @@
  * Threads.  store_write(), store_kv_put() and store_stats() may be called
  * from any thread; they copy their arguments and never wait for the disk.
  * store_reader() hands out a read connection that belongs to the calling
- * thread's component (see there).  Callbacks (on_drop, on_commit) run on
- * the writer thread.
+ * thread's component (see there).  on_drop callbacks run on the writer
+ * thread; store_commit_fd() tells the main loop about commits.
  */
 #ifndef PQGATE_STORE_H
 #define PQGATE_STORE_H
