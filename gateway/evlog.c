@@ -26,7 +26,7 @@
 
 #define TEXT_MAX          1024
 #define FACILITY_AUTHPRIV 10 /* RFC 5424 6.2.1 */
-#define REMOTE_LINGER_MS  1000
+#define REMOTE_LINGER_MS  500
 
 static pthread_rwlock_t lock = PTHREAD_RWLOCK_INITIALIZER;
 static struct store *g_store;

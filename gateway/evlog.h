@@ -51,7 +51,7 @@ struct evlog_cfg {
 int evlog_open(struct store *s, const struct evlog_cfg *cfg);
 
 /* Stop using the store (before store_close()) and the remote sender, which
- * gets up to 1 s to deliver what it holds. */
+ * gets up to 0.5 s to deliver what it holds. */
 void evlog_close(void);
 
 /* The kernel's clock state (adjtimex): 1 synchronised, 0 not (STA_UNSYNC set

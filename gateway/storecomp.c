@@ -12,7 +12,7 @@
 #include "gateway/syslog5424.h"
 #include "pq/err.h"
 
-#define CLOSE_FLUSH_MS 2000
+#define CLOSE_FLUSH_MS 1000
 
 struct storecomp {
     struct gw *gw;
