@@ -19,6 +19,7 @@
 #include "gateway/status.h"
 #include "gateway/storecomp.h"
 #include "gateway/summary.h"
+#include "gateway/wages.h"
 #include "pq/err.h"
 
 /* Sized for a full box: 8 buses x 31 devices x ~100 values plus the local
@@ -32,6 +33,7 @@ static const struct gw_component *const components[] = {
     &status_component,
     &store_component,
     &metrology_component,
+    &wages_component,
     &summary_component,
 };
 
