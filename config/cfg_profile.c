@@ -237,7 +237,8 @@ static void resolve_address(struct cfg_ctx *ctx, struct point_yaml *p)
         return;
     }
     if (p->address == UNSET && p->reg == UNSET) {
-        cfg_error_at(ctx, &p->channel, "missing required key 'address' (or 'register')");
+        /* &p->ok is no field: the error lands on the point itself */
+        cfg_error_at(ctx, &p->ok, "missing required key 'address' (or 'register')");
         p->ok = 0;
         return;
     }
@@ -560,7 +561,7 @@ static const struct cfg_field profile_fields[] = {
     {0},
 };
 
-static const struct cfg_schema profile_schema = {
+const struct cfg_schema cfg_profile_schema = {
     .name = "a profile",
     .size = sizeof(struct prof_yaml),
     .fields = profile_fields,
@@ -643,27 +644,27 @@ int cfg_profile_parse(const char *name, const char *buf, size_t len,
                       struct mb_profile **out, struct cfg_diag *diag)
 {
     void *obj = NULL;
-    int rc =
-        cfg_load(&profile_schema, name, (const uint8_t *) buf, len, NULL, 0, &obj, diag);
+    int rc = cfg_load(&cfg_profile_schema, name, (const uint8_t *) buf, len, NULL, 0,
+                      &obj, diag);
 
     if (rc < 0) {
         return rc;
     }
     rc = convert(obj, out);
-    cfg_free(&profile_schema, obj);
+    cfg_free(&cfg_profile_schema, obj);
     return rc;
 }
 
 int cfg_profile_load(const char *path, struct mb_profile **out, struct cfg_diag *diag)
 {
     void *obj = NULL;
-    int rc = cfg_load_file(&profile_schema, path, NULL, 0, &obj, diag);
+    int rc = cfg_load_file(&cfg_profile_schema, path, NULL, 0, &obj, diag);
 
     if (rc < 0) {
         return rc;
     }
     rc = convert(obj, out);
-    cfg_free(&profile_schema, obj);
+    cfg_free(&cfg_profile_schema, obj);
     return rc;
 }
 

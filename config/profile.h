@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 struct cfg_diag;
+struct cfg_schema;
 
 /* Modbus function codes a point is read with (Modbus Application Protocol
  * V1.1b3, 6.1-6.4); the same numbers as enum mb_fn in mb_port.h. */
@@ -110,6 +111,10 @@ int cfg_profile_load(const char *path, struct mb_profile **out, struct cfg_diag 
 int cfg_profile_path(const char *name, const char *config_path, char *out, size_t cap);
 
 void cfg_profile_free(struct mb_profile *prof); /* NULL: no-op */
+
+/* The schema of a profile file (for cfg_schema_selftest() and
+ * cfg_print_reference(); docs/profiles.md holds its reference). */
+extern const struct cfg_schema cfg_profile_schema;
 
 /* 1 if s is a valid channel name inside a device: the rules of
  * bus_name_valid() (segments of [A-Za-z0-9_.-] separated by single '/'), at
