@@ -85,8 +85,8 @@ struct mb_point {
 struct mb_profile {
     char *name;   /* "eastron-sdm630" */
     char *source; /* where the register map comes from (document, revision) */
-    int max_regs; /* longest read the device accepts: 1..125 */
-    int max_gap;  /* unused registers a read may span to save a request */
+    int max_regs; /* longest read the device accepts: 1..125; 0: 125 */
+    int max_gap;  /* unused registers a read may span to save a request; < 0: 16 */
     int no_cross; /* reads never cross a multiple of this address; 0: any */
     struct mb_point *points;
     size_t npoints;

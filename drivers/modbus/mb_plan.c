@@ -82,6 +82,7 @@ int mb_plan(const struct mb_profile *prof, struct mb_read *out, size_t cap)
 {
     struct span *s = NULL;
     int n = collect(prof, &s);
+    int gap = prof->max_gap >= 0 ? prof->max_gap : 16; /* < 0: the default */
     int reads = 0;
     int i = 0;
 
@@ -100,7 +101,7 @@ int mb_plan(const struct mb_profile *prof, struct mb_read *out, size_t cap)
             free(s);
             return -EINVAL; /* the loader refuses such a point */
         }
-        while (j < n && s[j].fn == s[i].fn && s[j].start - end <= prof->max_gap &&
+        while (j < n && s[j].fn == s[i].fn && s[j].start - end <= gap &&
                s[j].end - start <= limit && !crosses(no_cross, start, s[j].end)) {
             end = s[j].end;
             j++;
