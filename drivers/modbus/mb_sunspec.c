@@ -17,6 +17,7 @@
 #include "pq/err.h"
 
 #define COMMON_LEN_MIN 65 /* model 1: Mn..DA; 66 with its pad register */
+#define COMMON_NAMES   64 /* model 1: Mn, Md, Opt, Vr, SN */
 #define MAX_MODELS     64
 #define INT_LEN        105 /* models 201-204 */
 #define FLOAT_LEN      124 /* models 211-214 */
@@ -183,90 +184,146 @@ static void copy_string(char *dst, size_t cap, const uint16_t *regs, int len)
 }
 
 /* Model 1 (common): Mn 16, Md 16, Opt 8, Vr 8, SN 16 registers. */
-static int read_common(mb_sunspec_read_fn read, void *ctx, int body, int len,
-                       struct mb_sunspec_info *info)
+static void take_common(struct mb_sunspec_info *info, const uint16_t *r)
 {
-    uint16_t r[COMMON_LEN_MIN];
-    int rc;
-
-    if (len < COMMON_LEN_MIN) {
-        return 0; /* too short to hold the names: leave them empty */
-    }
-    rc = read(ctx, 3, body, 64, r);
-    if (rc < 0) {
-        return rc;
-    }
     copy_string(info->manufacturer, sizeof(info->manufacturer), r, 16);
     copy_string(info->model, sizeof(info->model), r + 16, 16);
     copy_string(info->options, sizeof(info->options), r + 32, 8);
     copy_string(info->version, sizeof(info->version), r + 40, 8);
     copy_string(info->serial, sizeof(info->serial), r + 48, 16);
-    return 0;
 }
 
-/* Base address holding "SunS", or a negative code. */
-static int find_base(mb_sunspec_read_fn read, void *ctx)
+enum probe_state {
+    PROBE_BASE,   /* reading "SunS" at bases[base_i] */
+    PROBE_HEADER, /* reading the model header at addr */
+    PROBE_COMMON, /* reading model 1's names at addr + 2 */
+    PROBE_DONE,
+};
+
+static const int bases[] = {40000, 0, 50000}; /* IM spec v1.0, 4.1 */
+
+void mb_sunspec_probe_init(struct mb_sunspec_probe *pr)
 {
-    static const int bases[] = {40000, 0, 50000}; /* IM spec v1.0, 4.1 */
-    uint16_t r[2];
+    memset(pr, 0, sizeof(*pr));
+    pr->state = PROBE_BASE;
+    pr->rc = -EINPROGRESS;
+}
 
-    for (size_t i = 0; i < sizeof(bases) / sizeof(bases[0]); i++) {
-        int rc = read(ctx, 3, bases[i], 2, r);
+static void finish(struct mb_sunspec_probe *pr, int rc)
+{
+    pr->state = PROBE_DONE;
+    pr->rc = rc;
+}
 
-        if (rc == -ETIMEDOUT || rc == -ENOMEM) {
-            return rc; /* the device is silent: asking elsewhere will not help */
-        }
-        if (rc == 0 && ((uint32_t) r[0] << 16 | r[1]) == MB_SUNSPEC_ID) {
-            return bases[i];
-        }
+int mb_sunspec_probe_next(const struct mb_sunspec_probe *pr, int *addr, int *count)
+{
+    switch (pr->state) {
+    case PROBE_BASE:
+        *addr = bases[pr->base_i];
+        *count = 2;
+        return 1;
+    case PROBE_HEADER:
+        *addr = pr->addr;
+        *count = 2;
+        return 1;
+    case PROBE_COMMON:
+        *addr = pr->addr + 2;
+        *count = COMMON_NAMES;
+        return 1;
+    default:
+        return 0;
     }
-    return -PQ_ENOTFOUND;
+}
+
+/* A model header (id, length) at pr->addr has been read. */
+static void take_header(struct mb_sunspec_probe *pr, const uint16_t *h)
+{
+    struct mb_sunspec_info *info = &pr->info;
+
+    if (h[0] == 0xFFFF) { /* end of the chain (IM spec 4.2) */
+        finish(pr, info->meter_model ? 0 : -PQ_ENOTFOUND);
+        return;
+    }
+    if (pr->addr + 2 + h[1] > 65536) {
+        finish(pr, -PQ_EFORMAT);
+        return;
+    }
+    info->nmodels++;
+    if (model_phases(h[0]) && !info->meter_model &&
+        h[1] >= (h[0] >= 211 ? FLOAT_LEN : INT_LEN)) {
+        info->meter_model = h[0];
+        info->meter_addr = pr->addr;
+    }
+    if (h[0] == 1 && h[1] >= COMMON_LEN_MIN) {
+        pr->len = h[1];
+        pr->state = PROBE_COMMON; /* then on to the next model */
+        return;
+    }
+    pr->addr += 2 + h[1];
+}
+
+static void next_model(struct mb_sunspec_probe *pr)
+{
+    pr->state = PROBE_HEADER;
+    if (pr->addr + 2 > 65536 || pr->info.nmodels >= MAX_MODELS) {
+        finish(pr, -PQ_EFORMAT); /* no end marker where one must be */
+    }
+}
+
+void mb_sunspec_probe_feed(struct mb_sunspec_probe *pr, int rc, const uint16_t *regs)
+{
+    switch (pr->state) {
+    case PROBE_BASE:
+        if (rc == -ETIMEDOUT || rc == -ENOMEM) {
+            finish(pr, rc); /* the device is silent: asking elsewhere will not help */
+        } else if (rc == 0 && ((uint32_t) regs[0] << 16 | regs[1]) == MB_SUNSPEC_ID) {
+            pr->info.base = bases[pr->base_i];
+            pr->addr = pr->info.base + 2;
+            next_model(pr);
+        } else if (++pr->base_i == (int) (sizeof(bases) / sizeof(bases[0]))) {
+            finish(pr, -PQ_ENOTFOUND);
+        }
+        break;
+    case PROBE_HEADER:
+        if (rc < 0) {
+            finish(pr, rc);
+            break;
+        }
+        take_header(pr, regs);
+        if (pr->state == PROBE_HEADER) {
+            next_model(pr);
+        }
+        break;
+    case PROBE_COMMON:
+        if (rc < 0) {
+            finish(pr, rc);
+            break;
+        }
+        take_common(&pr->info, regs);
+        pr->addr += 2 + pr->len;
+        next_model(pr);
+        break;
+    default:
+        break;
+    }
 }
 
 int mb_sunspec_discover(mb_sunspec_read_fn read, void *ctx, struct mb_sunspec_info *info,
                         struct mb_profile **out)
 {
-    int addr;
-    int rc;
+    struct mb_sunspec_probe pr;
+    uint16_t regs[COMMON_NAMES];
+    int addr, count;
 
-    memset(info, 0, sizeof(*info));
-    rc = find_base(read, ctx);
-    if (rc < 0) {
-        return rc;
-    }
-    info->base = rc;
-    addr = rc + 2;
-    for (;;) {
-        uint16_t h[2];
+    mb_sunspec_probe_init(&pr);
+    while (mb_sunspec_probe_next(&pr, &addr, &count)) {
+        int rc = read(ctx, 3, addr, count, regs);
 
-        if (addr + 2 > 65536 || info->nmodels >= MAX_MODELS) {
-            return -PQ_EFORMAT; /* no end marker where one must be */
-        }
-        rc = read(ctx, 3, addr, 2, h);
-        if (rc < 0) {
-            return rc;
-        }
-        if (h[0] == 0xFFFF) {
-            break; /* end of the chain (IM spec 4.2) */
-        }
-        if (addr + 2 + h[1] > 65536) {
-            return -PQ_EFORMAT;
-        }
-        info->nmodels++;
-        if (h[0] == 1) {
-            rc = read_common(read, ctx, addr + 2, h[1], info);
-            if (rc < 0) {
-                return rc;
-            }
-        } else if (model_phases(h[0]) && !info->meter_model &&
-                   h[1] >= (h[0] >= 211 ? FLOAT_LEN : INT_LEN)) {
-            info->meter_model = h[0];
-            info->meter_addr = addr;
-        }
-        addr += 2 + h[1];
+        mb_sunspec_probe_feed(&pr, rc, regs);
     }
-    if (!info->meter_model) {
-        return -PQ_ENOTFOUND;
+    *info = pr.info;
+    if (pr.rc < 0) {
+        return pr.rc;
     }
     return mb_sunspec_profile(info->meter_model, info->meter_addr, out);
 }

@@ -11,9 +11,12 @@
  * register layouts are C tables in mb_sunspec.c, from the SunSpec model
  * definitions (docs/profiles.md, "SunSpec").
  *
- * The reads go through a synchronous callback so that the caller chooses
- * the path (mb_port_submit() on a live port, a register image in tests).
- * No I/O of its own, no threads, no logging.
+ * The reads go through the caller: either a synchronous callback
+ * (mb_sunspec_discover(); it blocks for each read, so never call it on the
+ * port's own thread when the callback waits for mb_port_submit()), or the
+ * steps of struct mb_sunspec_probe, which a caller drives from
+ * mb_port_submit()'s done callbacks without blocking.  No I/O of its own,
+ * no threads, no logging.
  */
 #ifndef PQGATE_MB_SUNSPEC_H
 #define PQGATE_MB_SUNSPEC_H
@@ -25,7 +28,7 @@
 
 #define MB_SUNSPEC_ID 0x53756E53u /* "SunS" */
 
-/* Read count (<= 125) registers of function fn (3) from addr into dst.
+/* Read count (<= 64) registers of function fn (3) from addr into dst.
  * Returns 0 or a negative code (-ETIMEDOUT, -PQ_EREFUSED for an exception
  * answer, ...). */
 typedef int (*mb_sunspec_read_fn)(void *ctx, int fn, int addr, int count, uint16_t *dst);
@@ -41,6 +44,36 @@ struct mb_sunspec_info {
     int meter_addr;        /* address of the meter model's id register */
     int nmodels;           /* models in the chain */
 };
+
+/* Discovery as steps, for callers that cannot block (a port's queue):
+ *
+ *     mb_sunspec_probe_init(&pr);
+ *     while (mb_sunspec_probe_next(&pr, &addr, &count)) {
+ *         ... read count holding registers (function 3) at addr, later:
+ *         mb_sunspec_probe_feed(&pr, rc, regs);
+ *     }
+ *     pr.rc: 0 (pr.info.meter_model found: mb_sunspec_profile()) or the
+ *     code mb_sunspec_discover() would return.
+ *
+ * Caller's memory; no allocation; one read outstanding at a time. */
+struct mb_sunspec_probe {
+    int state; /* private */
+    int base_i;
+    int addr;
+    int len;
+    int rc; /* -EINPROGRESS until next() returns 0 */
+    struct mb_sunspec_info info;
+};
+
+void mb_sunspec_probe_init(struct mb_sunspec_probe *pr);
+
+/* The next read to make: returns 1 with *addr and *count (<= 64), or 0 when
+ * discovery has finished (result in pr->rc). */
+int mb_sunspec_probe_next(const struct mb_sunspec_probe *pr, int *addr, int *count);
+
+/* The answer to the read next() asked for: rc 0 with its registers in regs,
+ * or the read's failure code (regs then unused). */
+void mb_sunspec_probe_feed(struct mb_sunspec_probe *pr, int rc, const uint16_t *regs);
 
 /* Look for "SunS" at 40000, then 0, then 50000; walk the model chain to its
  * end (at most 64 models), read model 1 and build a profile of the first

@@ -319,6 +319,42 @@ static void test_sunspec_chain_running_off_the_end_is_a_format_error(void **stat
     assert_null(prof);
 }
 
+static void test_sunspec_probe_steps_ask_for_each_read_in_order(void **state)
+{
+    static const int want[][2] = {
+        {40000, 2}, {0, 2}, {2, 2}, {4, 64}, {70, 2}, {177, 2},
+    };
+    struct mb_sunspec_probe pr;
+    uint16_t regs[64];
+    int addr, count, step = 0;
+
+    (void) state;
+    build(0, 203, 0); /* "SunS" at 0: 40000 is tried first and refused */
+    mb_sunspec_probe_init(&pr);
+    assert_int_equal(pr.rc, -EINPROGRESS);
+    while (mb_sunspec_probe_next(&pr, &addr, &count)) {
+        assert_in_range(step, 0, 5);
+        assert_int_equal(addr, want[step][0]);
+        assert_int_equal(count, want[step][1]);
+        mb_sunspec_probe_feed(&pr, image_read(img, 3, addr, count, regs), regs);
+        step++;
+    }
+    assert_int_equal(step, 6);
+    assert_int_equal(pr.rc, 0);
+    assert_int_equal(pr.info.meter_model, 203);
+    assert_int_equal(pr.info.meter_addr, 70);
+    assert_string_equal(pr.info.serial, "SN0042");
+    /* a failed read mid-chain ends the probe with its code */
+    mb_sunspec_probe_init(&pr);
+    mb_sunspec_probe_feed(&pr, -PQ_EREFUSED, regs);
+    assert_true(mb_sunspec_probe_next(&pr, &addr, &count));
+    mb_sunspec_probe_feed(&pr, image_read(img, 3, addr, count, regs), regs);
+    assert_true(mb_sunspec_probe_next(&pr, &addr, &count));
+    mb_sunspec_probe_feed(&pr, -ETIMEDOUT, regs);
+    assert_false(mb_sunspec_probe_next(&pr, &addr, &count));
+    assert_int_equal(pr.rc, -ETIMEDOUT);
+}
+
 static void test_sunspec_profile_refuses_unknown_model(void **state)
 {
     struct mb_profile *prof = NULL;
@@ -341,6 +377,7 @@ int main(void)
         cmocka_unit_test(test_sunspec_silent_device_stops_at_first_timeout),
         cmocka_unit_test(test_sunspec_chain_without_meter_reports_the_device),
         cmocka_unit_test(test_sunspec_chain_running_off_the_end_is_a_format_error),
+        cmocka_unit_test(test_sunspec_probe_steps_ask_for_each_read_in_order),
         cmocka_unit_test(test_sunspec_profile_refuses_unknown_model),
     };
 
