@@ -142,6 +142,7 @@ EM340_INT32 = [  # address, channel, raw, weight
     (0x28, "p/total", 42295, 0.1), (0x2A, "s/total", 71708, 0.1),
     (0x2C, "q/total", 25287, 0.1),
     (0x34, "energy/kwh_del", 98765432, 0.1),
+    (0x4E, "energy/kwh_rec", 1234567, 0.1),
 ]
 EM340_INT16 = [
     (0x2E, "pf/a", 945, 0.001), (0x2F, "pf/b", -942, 0.001), (0x30, "pf/c", -60, 0.001),
