@@ -7,7 +7,9 @@
  * engineering values, keeping energy counters continuous, and planning the
  * fewest reads that cover a profile.  docs/profiles.md describes the rules.
  *
- * No I/O, no threads, no logging, no allocation except mb_profile_free().
+ * No I/O, no threads, no logging.  Decoding and counters allocate nothing
+ * (they run per value, per cycle); mb_plan() and mb_plan_min_regs() take a
+ * scratch array for the sort (-ENOMEM), at start-up or on reload.
  */
 #ifndef PQGATE_MB_PROFILE_H
 #define PQGATE_MB_PROFILE_H
@@ -105,7 +107,8 @@ struct mb_sample {
 };
 
 /* Decode p from the cycle and, when p is a counter, feed c (which may be
- * NULL for other points).  Returns 0 or the code of mb_point_decode(). */
+ * NULL for other points).  Returns 0 or the code of mb_point_decode()
+ * (-EINVAL for a string point: skip those, or use mb_point_string()). */
 int mb_point_sample(const struct mb_point *p, struct mb_counter *c,
                     const struct mb_read_result *res, size_t n, struct mb_sample *out);
 
@@ -115,7 +118,7 @@ int mb_point_sample(const struct mb_point *p, struct mb_counter *c,
  * at most max_gap unused registers, never crossing a multiple of no_cross.
  * Reads come sorted by function then address.  Writes up to cap reads to
  * out and returns how many are needed (> cap: only cap written), or a
- * negative code (-EINVAL for a point the limits cannot hold). */
+ * negative code (-EINVAL for a point the limits cannot hold, -ENOMEM). */
 int mb_plan(const struct mb_profile *prof, struct mb_read *out, size_t cap);
 
 /* The fewest registers (and bits) the points need (distinct addresses):
