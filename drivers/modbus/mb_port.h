@@ -30,13 +30,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MB_PORT_BURST 4    /* submitted requests between two poll transactions */
-#define MB_PORT_QUEUE 64   /* pending submitted requests per port */
-#define MB_PDU_MAX    253  /* bytes of a Modbus PDU (function code included) */
+#define MB_PORT_BURST 4   /* submitted requests between two poll transactions */
+#define MB_PORT_QUEUE 64  /* pending submitted requests per port */
+#define MB_PDU_MAX    253 /* bytes of a Modbus PDU (function code included) */
 
 enum mb_port_kind {
     MB_PORT_RTU,
     MB_PORT_TCP,
+    MB_PORT_FAKE, /* tests: scripted devices (struct mb_fake, mb_link_impl.h) */
 };
 
 enum mb_rts {
@@ -62,6 +63,8 @@ struct mb_port_cfg {
     int64_t warmup_ns; /* wait after connecting before the first request */
     /* both */
     int64_t timeout_ns; /* default response timeout of the port's devices */
+    /* MB_PORT_FAKE */
+    void *fake; /* struct mb_fake *, borrowed until mb_port_stop() */
 };
 
 /* Function codes the poller reads with. */
@@ -84,11 +87,11 @@ struct mb_dev_cfg {
     const char *name; /* "dev7": names the device in logs */
     int unit;         /* 1..247 (0..255 on TCP) */
     int64_t poll_ns;
-    int64_t timeout_ns;    /* 0: the port's */
-    int64_t turnaround_ns; /* wait after this device's answer; 0: none */
-    int retries;           /* extra tries while the device is up */
+    int64_t timeout_ns;                     /* 0: the port's */
+    int64_t turnaround_ns;                  /* wait after this device's answer; 0: none */
+    int retries;                            /* extra tries while the device is up */
     int64_t backoff_min_ns, backoff_max_ns; /* 0: poll_ns and 60 s */
-    const struct mb_read *reads; /* borrowed until mb_port_stop() */
+    const struct mb_read *reads;            /* borrowed until mb_port_stop() */
     size_t nreads;
 };
 
@@ -144,8 +147,8 @@ void mb_port_stop(struct mb_port *p);
 
 /* A request from outside the poller: the PDU (function code and data, as
  * on the wire without unit id and CRC) for unit.  done is called once, on
- * the port's thread, with rc 0 and the answer PDU (an exception answer is a PDU too: function
- * | 0x80, code), or rc -ETIMEDOUT, -PQ_EFRAME, -ECANCELED.  Returns 0 when
+ * the port's thread, with rc 0 and the answer PDU (an exception answer is a PDU too:
+ * function | 0x80, code), or rc -ETIMEDOUT, -PQ_EFRAME, -ECANCELED.  Returns 0 when
  * queued, -PQ_EFULL when MB_PORT_QUEUE requests are pending (done is then
  * not called), -EINVAL for a bad PDU. */
 typedef void (*mb_done_fn)(void *ctx, int rc, const uint8_t *pdu, size_t len);
@@ -168,15 +171,23 @@ int mb_port_set_reads(struct mb_port *p, int dev, const struct mb_read *reads, s
 /* Health of device dev (index), or -EINVAL. */
 int mb_port_health(struct mb_port *p, int dev, struct mb_health *out);
 
+/* The link's condition, for the caller to log when it changes: 0 when the
+ * link is open and configured as asked; the last error opening it
+ * (-ENOENT: serial port missing, -ECONNREFUSED, ...) while it is not; or,
+ * with the link working, -ENOTSUP when RS-485 RTS control was asked for
+ * and the port refused the kernel RS-485 mode (RTS is then switched by
+ * libmodbus around each frame).  Any thread. */
+int mb_port_link_error(struct mb_port *p);
+
 /* Discovery (pqgate modbus-scan --bus): ask each unit id of [first, last]
  * with a short timeout; for each that answers, call found with the unit
  * id and, when the device offers it, its identification (function 43/14:
  * vendor, product code, revision; NULL when not offered).  Runs on the
  * calling thread on a port that is not started (mb_port_scan opens and
  * closes the link itself).  Returns the number found or a negative code. */
-typedef void (*mb_found_fn)(void *ctx, int unit, const char *vendor,
-                            const char *product, const char *revision);
-int mb_port_scan(const struct mb_port_cfg *cfg, int first, int last,
-                 int64_t timeout_ns, mb_found_fn found, void *ctx);
+typedef void (*mb_found_fn)(void *ctx, int unit, const char *vendor, const char *product,
+                            const char *revision);
+int mb_port_scan(const struct mb_port_cfg *cfg, int first, int last, int64_t timeout_ns,
+                 mb_found_fn found, void *ctx);
 
 #endif

@@ -40,23 +40,24 @@ enum mb_word_order {
 };
 
 enum mb_byte_order {
-    MB_BYTES_BIG,    /* high byte first, as the protocol says */
+    MB_BYTES_BIG, /* high byte first, as the protocol says */
     MB_BYTES_SWAPPED,
 };
 
 struct mb_point {
-    char *channel; /* "u_rms/a", relative to the device's prefix */
-    char *unit;    /* "V", "kWh", "" */
-    int fn;        /* enum mb_fn */
-    int addr;      /* 0-based protocol address */
-    int type;      /* enum mb_type */
-    int count;     /* registers it spans (1, 2, 4, or the string length / 2) */
+    char *channel;    /* "u_rms/a", relative to the device's prefix */
+    char *unit;       /* "V", "kWh", "" */
+    int fn;           /* enum mb_fn */
+    int addr;         /* 0-based protocol address */
+    int type;         /* enum mb_type */
+    int count;        /* registers it spans (1, 2, 4, or the string length / 2) */
     int words, bytes; /* enum mb_word_order, enum mb_byte_order */
     int bit, nbits;   /* MB_T_BITS */
     double scale;     /* value = raw * scale * 10^sf + offset */
     int sf_addr;      /* SunSpec scale-factor register (int16, same fn); -1: none */
     double offset;
-    int counter_bits; /* energy counter: declared width in bits (16..64); 0: not a counter */
+    int counter_bits; /* energy counter: declared width in bits (16..64); 0: not a counter
+                       */
     double max_step;  /* counter: largest credible increase per second; 0: no limit */
     double nan_raw_set; /* non-zero: a "not implemented" raw pattern is honoured */
 };
@@ -88,10 +89,10 @@ int mb_point_decode(const struct mb_point *p, const struct mb_read_result *res, 
 /* Counter state of one energy point across cycles. */
 enum mb_counter_event {
     MB_COUNTER_OK,
-    MB_COUNTER_ROLLOVER,  /* wrapped at 2^counter_bits: delta taken across the wrap */
-    MB_COUNTER_RESET,     /* fell to near zero: device reset, total continues from it */
-    MB_COUNTER_EXCHANGE,  /* a different meter: new base, no delta */
-    MB_COUNTER_GLITCH,    /* one absurd value, ignored; last good kept */
+    MB_COUNTER_ROLLOVER, /* wrapped at 2^counter_bits: delta taken across the wrap */
+    MB_COUNTER_RESET,    /* fell to near zero: device reset, total continues from it */
+    MB_COUNTER_EXCHANGE, /* a different meter: new base, no delta */
+    MB_COUNTER_GLITCH,   /* one absurd value, ignored; last good kept */
 };
 
 struct mb_counter {
