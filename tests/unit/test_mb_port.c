@@ -360,7 +360,9 @@ static void on_done(void *ctx, int rc, const uint8_t *pdu, size_t len)
     if (d->calls < MB_PORT_QUEUE + 8) {
         d->rc[d->calls] = rc;
         d->len[d->calls] = len;
-        memcpy(d->pdu[d->calls], pdu, len < 16 ? len : 16);
+        if (pdu) {
+            memcpy(d->pdu[d->calls], pdu, len < 16 ? len : 16);
+        }
     }
     d->calls++;
     pthread_mutex_unlock(&d->lock);
