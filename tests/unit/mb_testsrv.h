@@ -122,6 +122,13 @@ static SRV_UNUSED void srv_set(struct srv *s, int unit, int mode, int once, uint
     pthread_mutex_unlock(&s->lock);
 }
 
+static SRV_UNUSED void srv_set_devid(struct srv *s, int unit)
+{
+    pthread_mutex_lock(&s->lock);
+    s->unit[unit].devid = 1;
+    pthread_mutex_unlock(&s->lock);
+}
+
 static SRV_UNUSED size_t srv_frames(struct srv *s, struct srv_frame *out, size_t cap)
 {
     size_t n;
