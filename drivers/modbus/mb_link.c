@@ -250,12 +250,17 @@ static void end(struct mb_link *l, int rc)
 int mb_link_read(struct mb_link *l, int unit, const struct mb_read *r, int64_t timeout_ns,
                  uint16_t *regs, uint8_t *bits, uint8_t *exception)
 {
-    int rc = begin(l);
+    int64_t t0;
+    int rc;
 
+    l->latency_ns = 0;
+    rc = begin(l);
     if (rc < 0) {
         return rc;
     }
+    t0 = mb_mono_ns();
     rc = l->ops->read(l, unit, r, timeout_ns, regs, bits, exception);
+    l->latency_ns = mb_mono_ns() - t0;
     end(l, rc);
     return rc;
 }
@@ -263,9 +268,11 @@ int mb_link_read(struct mb_link *l, int unit, const struct mb_read *r, int64_t t
 int mb_link_raw(struct mb_link *l, int unit, const uint8_t *pdu, size_t len,
                 int64_t timeout_ns, uint8_t *ans, size_t cap, size_t *alen)
 {
+    int64_t t0;
     int rc;
 
     *alen = 0;
+    l->latency_ns = 0;
     if (len < 1 || len > MB_PDU_MAX) {
         return -EINVAL;
     }
@@ -273,7 +280,9 @@ int mb_link_raw(struct mb_link *l, int unit, const uint8_t *pdu, size_t len,
     if (rc < 0) {
         return rc;
     }
+    t0 = mb_mono_ns();
     rc = l->ops->raw(l, unit, pdu, len, timeout_ns, ans, cap, alen);
+    l->latency_ns = mb_mono_ns() - t0;
     end(l, rc);
     return rc;
 }
@@ -452,7 +461,9 @@ int mb_link_mb_raw(struct mb_link *l, int unit, const uint8_t *pdu, size_t len,
     int got;
     size_t n;
 
-    if (modbus_set_slave(l->mb, unit) == -1) {
+    /* the unit id goes out from req[0]; libmodbus's own idea of it only
+     * filters RTU answers */
+    if (modbus_set_slave(l->mb, unit) == -1 && l->kind == MB_PORT_RTU) {
         return -EINVAL;
     }
     set_timeouts(l->mb, timeout_ns);

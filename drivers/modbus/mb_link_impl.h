@@ -48,6 +48,7 @@ struct mb_link {
     int64_t retry_at_ns;    /* CLOCK_MONOTONIC: next opening attempt */
     int open_err;           /* last opening error, 0 when open */
     int warning;            /* non-fatal: -ENOTSUP when RS-485 mode refused */
+    int64_t latency_ns; /* last transaction: request sent to answer read; 0: none sent */
 };
 
 extern const struct mb_link_ops mb_rtu_ops;

@@ -303,14 +303,13 @@ static void poll_read(struct mb_port *p)
     int rc = -ECANCELED;
 
     for (int t = 0; t < tries; t++) {
-        int64_t t0 = mb_mono_ns();
         int stop;
 
         exc = 0;
         rc =
             mb_link_read(p->link, d->cfg->unit, r, d->timeout_ns, p->regs, p->bits, &exc);
         pthread_mutex_lock(&p->lock);
-        count_tx(d, rc, exc, mb_mono_ns() - t0);
+        count_tx(d, rc, exc, p->link->latency_ns);
         if (rc == 0) {
             if (regs) {
                 memcpy(rs->regs[i], p->regs, r->count * sizeof(uint16_t));
@@ -372,7 +371,6 @@ static void serve(struct mb_port *p, struct sub *s)
                       : d               ? d->timeout_ns
                                         : p->cfg.timeout_ns;
     size_t alen = 0;
-    int64_t t0;
     int down, rc;
 
     pthread_mutex_lock(&p->lock);
@@ -383,14 +381,14 @@ static void serve(struct mb_port *p, struct sub *s)
         s->done(s->ctx, -ETIMEDOUT, NULL, 0);
         return;
     }
-    t0 = mb_mono_ns();
     rc = mb_link_raw(p->link, s->unit, s->pdu, s->len, timeout, p->ans, sizeof(p->ans),
                      &alen);
     pthread_mutex_lock(&p->lock);
     if (d) {
         int counted = rc == 0 && alen == 2 && (p->ans[0] & 0x80) ? -PQ_EREFUSED : rc;
 
-        count_tx(d, counted, counted == -PQ_EREFUSED ? p->ans[1] : 0, mb_mono_ns() - t0);
+        count_tx(d, counted, counted == -PQ_EREFUSED ? p->ans[1] : 0,
+                 p->link->latency_ns);
     }
     p->link_err = mb_link_error(p->link);
     pthread_mutex_unlock(&p->lock);
@@ -465,12 +463,13 @@ static void *port_main(void *arg)
 static int dev_valid(const struct mb_port_cfg *cfg, const struct mb_dev_cfg *dc)
 {
     int lo = cfg->kind == MB_PORT_RTU ? 1 : 0;
-    int hi = cfg->kind == MB_PORT_RTU ? 247 : 255;
 
-    return dc->unit >= lo && dc->unit <= hi && dc->poll_ns > 0 && dc->timeout_ns >= 0 &&
-           dc->turnaround_ns >= 0 && dc->retries >= 0 && dc->retries <= 10 &&
-           dc->backoff_min_ns >= 0 && dc->backoff_max_ns >= 0 &&
-           (dc->reads || dc->nreads == 0);
+    /* RTU: 1..247 (Serial Line V1.02, 2.2); TCP: 0..247 or 255, what
+     * libmodbus 3.1.6 accepts as a unit identifier */
+    return dc->unit >= lo && (dc->unit <= 247 || (lo == 0 && dc->unit == 255)) &&
+           dc->poll_ns > 0 && dc->timeout_ns >= 0 && dc->turnaround_ns >= 0 &&
+           dc->retries >= 0 && dc->retries <= 10 && dc->backoff_min_ns >= 0 &&
+           dc->backoff_max_ns >= 0 && (dc->reads || dc->nreads == 0);
 }
 
 static void port_free(struct mb_port *p)

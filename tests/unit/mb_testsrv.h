@@ -72,6 +72,7 @@ struct srv {
     struct srv_frame log[SRV_LOG];
     size_t nframes;
     int connections;
+    int64_t t_accept_ns; /* CLOCK_MONOTONIC of the last accept */
     uint8_t buf[512];
 };
 
@@ -348,6 +349,7 @@ static SRV_UNUSED void *srv_main(void *arg)
             }
             pthread_mutex_lock(&s->lock);
             s->connections++;
+            s->t_accept_ns = srv_now();
             pthread_mutex_unlock(&s->lock);
             modbus_set_socket(s->ctx, s->client);
         }

@@ -1045,6 +1045,124 @@ static void test_mb_port_tcp_submit_answers_pdus_and_exceptions(void **state)
     test_free(s);
 }
 
+static void test_mb_port_rtu_broadcast_waits_turnaround_before_next_frame(void **state)
+{
+    struct srv *s = test_calloc(1, sizeof(*s));
+    struct done_rec *dr = done_new();
+    struct srv_frame fr[4];
+    static const uint8_t write6[5] = {0x06, 0x00, 0x07, 0x00, 0x2A};
+    static const uint8_t read7[5] = {0x03, 0x00, 0x07, 0x00, 0x01};
+    struct mb_port_cfg pc;
+    struct mb_port *p;
+    size_t n;
+
+    (void) state;
+    assert_int_equal(srv_start_rtu(s), 0);
+    srv_add_unit(s, 1);
+    pc = rtu_cfg(s, 19200);
+    assert_int_equal(mb_port_start(&pc, NULL, 0, NULL, NULL, &p), 0);
+    assert_int_equal(mb_port_submit(p, 0, write6, 5, 0, on_done, dr), 0);
+    assert_int_equal(mb_port_submit(p, 1, read7, 5, 0, on_done, dr), 0);
+    WAIT_FOR(done_calls(dr) == 2, 1000);
+    mb_port_stop(p);
+    n = srv_frames(s, fr, 4);
+    srv_stop(s);
+    /* a broadcast has no answer (Serial Line V1.02, 2.1): rc 0, no PDU */
+    assert_int_equal(dr->rc[0], 0);
+    assert_int_equal(dr->len[0], 0);
+    assert_int_equal(dr->rc[1], 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(fr[0].unit, 0);
+    /* the next frame waits the broadcast turnaround (100 ms with no device
+     * turnaround configured) */
+    assert_true(fr[1].t_first_ns - fr[0].t_first_ns >= 100 * MS);
+    done_free(dr);
+    test_free(s);
+}
+
+static void test_mb_port_rtu_rts_refused_by_pty_is_reported_and_link_works(void **state)
+{
+    struct srv *s = test_calloc(1, sizeof(*s));
+    struct rec *r = rec_new();
+    struct mb_port_cfg pc;
+    struct mb_dev_cfg d[1] = {dev(1, 20 * MS, two_reads, 2)};
+    struct mb_port *p;
+    int err;
+
+    (void) state;
+    assert_int_equal(srv_start_rtu(s), 0);
+    srv_add_unit(s, 1);
+    pc = rtu_cfg(s, 19200);
+    pc.rts = MB_RTS_UP;
+    pc.rts_delay_ns = 100000;
+    assert_int_equal(mb_port_start(&pc, d, 1, on_cycle, r, &p), 0);
+    WAIT_FOR(cycles(r, 0) >= 2, 1000);
+    err = mb_port_link_error(p);
+    mb_port_stop(p);
+    srv_stop(s);
+    assert_int_equal(err, -ENOTSUP);
+    assert_int_equal(r->rc[0][0], 0);
+    assert_int_equal(r->regs[0][0][1], 1001);
+    rec_free(r);
+    test_free(s);
+}
+
+static void test_mb_port_rtu_missing_serial_port_reports_enoent_devices_down(void **state)
+{
+    struct rec *r = rec_new();
+    struct mb_port_cfg pc = {.name = "bus9",
+                             .kind = MB_PORT_RTU,
+                             .device = "/dev/pqgate-test-no-such-tty",
+                             .baud = 9600,
+                             .parity = 'E',
+                             .timeout_ns = 20 * MS};
+    struct mb_dev_cfg d[2] = {dev(1, 20 * MS, two_reads, 2),
+                              dev(2, 20 * MS, two_reads, 2)};
+    struct mb_port *p;
+    struct mb_health h;
+
+    (void) state;
+    assert_int_equal(mb_port_start(&pc, d, 2, on_cycle, r, &p), 0);
+    WAIT_FOR(cycles(r, 0) >= 1 && cycles(r, 1) >= 1, 500);
+    h = health(p, 1);
+    assert_int_equal(mb_port_link_error(p), -ENOENT);
+    mb_port_stop(p);
+    assert_int_equal(r->rc[0][0], -ENOENT);
+    assert_int_equal(r->rc[0][1], -ECANCELED);
+    assert_int_equal(h.state, MB_DEV_DOWN);
+    assert_int_equal(h.io_errors, 1);
+    rec_free(r);
+}
+
+static void test_mb_port_tcp_first_request_waits_warmup_after_connect(void **state)
+{
+    struct srv *s = test_calloc(1, sizeof(*s));
+    struct rec *r = rec_new();
+    struct srv_frame fr[1];
+    struct mb_port_cfg pc;
+    struct mb_dev_cfg d[1] = {dev(1, 500 * MS, two_reads, 2)};
+    struct mb_port *p;
+    int64_t t_accept;
+
+    (void) state;
+    assert_int_equal(srv_start_tcp(s), 0);
+    srv_add_unit(s, 1);
+    pc = tcp_cfg(s);
+    pc.warmup_ns = 60 * MS;
+    assert_int_equal(mb_port_start(&pc, d, 1, on_cycle, r, &p), 0);
+    WAIT_FOR(cycles(r, 0) >= 1, 1000);
+    mb_port_stop(p);
+    assert_int_equal(srv_frames(s, fr, 1), 1);
+    t_accept = s->t_accept_ns;
+    srv_stop(s);
+    /* lower bound: the server accepts after our connect() returned */
+    assert_true(fr[0].t_first_ns - t_accept >= 55 * MS);
+    assert_true(fr[0].t_first_ns - t_accept < 500 * MS);
+    assert_int_equal(r->rc[0][0], 0);
+    rec_free(r);
+    test_free(s);
+}
+
 static void test_mb_devid_parse_reads_objects_and_rejects_truncation(void **state)
 {
     static const uint8_t pdu[] = {0x2B, 0x0E, 0x01, 0x01, 0xFF, 0x02, 2,   0x00,
@@ -1087,6 +1205,11 @@ int main(void)
         cmocka_unit_test(
             test_mb_port_scan_finds_answering_units_and_their_identification),
         cmocka_unit_test(test_mb_port_rtu_submit_writes_reads_and_identifies_raw),
+        cmocka_unit_test(test_mb_port_rtu_broadcast_waits_turnaround_before_next_frame),
+        cmocka_unit_test(test_mb_port_rtu_rts_refused_by_pty_is_reported_and_link_works),
+        cmocka_unit_test(
+            test_mb_port_rtu_missing_serial_port_reports_enoent_devices_down),
+        cmocka_unit_test(test_mb_port_tcp_first_request_waits_warmup_after_connect),
         cmocka_unit_test(test_mb_port_tcp_silent_peer_does_not_delay_another_port),
         cmocka_unit_test(test_mb_port_tcp_peer_reset_is_reconnected_and_recovers),
         cmocka_unit_test(test_mb_port_tcp_refused_peer_reports_link_error_and_goes_down),
