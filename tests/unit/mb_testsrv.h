@@ -54,7 +54,7 @@ struct srv_frame {
     int unit;
     uint8_t fn;
     int64_t t_first_ns; /* CLOCK_MONOTONIC: first byte of the request seen */
-    int64_t t_end_ns;   /* after the answer was written (or the request read) */
+    int64_t t_end_ns;   /* the answer put on the line (just before writing it) */
 };
 
 struct srv {
@@ -279,6 +279,7 @@ static SRV_UNUSED void srv_handle(struct srv *s, int fd, int len, int64_t t_firs
     int unit, mode;
     uint8_t fn;
     struct srv_unit u;
+    int64_t t_answer;
 
     if (len < hdr + 1) {
         return;
@@ -297,6 +298,7 @@ static SRV_UNUSED void srv_handle(struct srv *s, int fd, int len, int64_t t_firs
     }
     pthread_mutex_unlock(&s->lock);
     mode = u.served ? u.mode : SRV_SILENT;
+    t_answer = srv_now();
     modbus_set_slave(s->ctx, s->rtu ? (unit ? unit : 1) : unit);
     if (mode == SRV_EXCEPTION) {
         modbus_reply_exception(s->ctx, s->buf, u.exc);
@@ -326,7 +328,7 @@ static SRV_UNUSED void srv_handle(struct srv *s, int fd, int len, int64_t t_firs
     pthread_mutex_lock(&s->lock);
     if (s->nframes < SRV_LOG) {
         s->log[s->nframes++] = (struct srv_frame){
-            .unit = unit, .fn = fn, .t_first_ns = t_first, .t_end_ns = srv_now()};
+            .unit = unit, .fn = fn, .t_first_ns = t_first, .t_end_ns = t_answer};
     }
     pthread_mutex_unlock(&s->lock);
 }

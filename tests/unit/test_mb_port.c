@@ -179,9 +179,9 @@ static void test_mb_port_fake_devices_polled_at_interval_with_their_values(void 
     mb_port_stop(p);
     c0 = r->cycles[0];
     c1 = r->cycles[1];
-    /* cycles at 0, 20, ..., 100 ms: 6, +-2 for scheduling noise */
-    assert_in_range(c0, 4, 7);
-    assert_in_range(c1, 4, 7);
+    /* cycles at 0, 20, ..., 100 ms: 6; fewer only on a loaded machine */
+    assert_in_range(c0, 3, 7);
+    assert_in_range(c1, 3, 7);
     assert_int_equal(r->rc[1][0], 0);
     assert_int_equal(r->regs[1][0][3], 2003);
     assert_int_equal(r->regs[1][1][1], 2011);
@@ -783,8 +783,9 @@ test_mb_port_rtu_gap_before_each_frame_is_silent_interval_or_turnaround(void **s
     }
     /* Serial Line V1.02, 2.5.1.1: >= 3.5 characters (4.01 ms at 9600 baud)
      * between the end of an answer and our next request; after unit 2 its
-     * 15 ms turnaround.  Lower bounds: the server's clock sees the answer
-     * leave before we see it arrive. */
+     * 15 ms turnaround.  Exact bounds, no slack: the server stamps an answer
+     * before writing it, so we cannot have read it earlier, and it cannot
+     * see our next request before we send it. */
     assert_true(min_gap >= silent);
     assert_true(min_turn >= 15 * MS);
     assert_true(min_gap < 15 * MS); /* and not just slow everywhere */
@@ -927,8 +928,8 @@ static void test_mb_port_tcp_silent_peer_does_not_delay_another_port(void **stat
     srv_stop(a);
     srv_stop(b);
     (void) t0;
-    /* port a: every 20 ms for 200 ms, all good */
-    assert_in_range(ra->cycles[0], 8, 11);
+    /* port a: every 20 ms for 200 ms (10, or a few fewer under load), all good */
+    assert_in_range(ra->cycles[0], 6, 11);
     assert_int_equal(ha.good, ha.requests);
     assert_int_equal(ra->regs[0][0][1], 1001);
     /* port b: a timeout, then one probe per 60, 120 ms: 2 or 3 tries */
@@ -1074,8 +1075,10 @@ static void test_mb_port_rtu_broadcast_waits_turnaround_before_next_frame(void *
     assert_int_equal(n, 2);
     assert_int_equal(fr[0].unit, 0);
     /* the next frame waits the broadcast turnaround (100 ms with no device
-     * turnaround configured) */
-    assert_true(fr[1].t_first_ns - fr[0].t_first_ns >= 100 * MS);
+     * turnaround configured; Serial Line V1.02, 2.4.1).  The server may see
+     * the broadcast late by its wake-up time: 20 ms of slack, far from the
+     * 1.75 ms gap there would be without the turnaround. */
+    assert_true(fr[1].t_first_ns - fr[0].t_first_ns >= 80 * MS);
     done_free(dr);
     test_free(s);
 }
