@@ -121,6 +121,11 @@ enum mb_dev_state {
     MB_DEV_DOWN, /* quarantined: probed once per backoff period */
 };
 
+/* Per device, counting every transaction of its unit id: poll reads (each
+ * retry is one) and submitted requests.  requests = good + timeouts +
+ * exceptions + frame_errors + io_errors; io_errors include transactions the
+ * link refused before sending (port not open).  Latency is from the request
+ * going out to the answer read, over good answers (avg: mean of all). */
 struct mb_health {
     int state; /* enum mb_dev_state */
     uint64_t requests, good;
@@ -136,21 +141,31 @@ struct mb_port;
 
 /* Open the link and start the thread.  devs (and their reads) are borrowed
  * until mb_port_stop().  A link that cannot be opened yet (serial port
- * missing, peer refusing) is not an error: the thread retries with backoff
- * and logs once.  Returns 0 and the port in *out, -EINVAL or -ENOMEM. */
+ * missing, peer refusing) is not an error: the thread retries before the
+ * next transaction, at most once per retry period (100 ms doubling to
+ * 10 s); the devices' reads fail with the opening error meanwhile and
+ * mb_port_link_error() says it, for the caller to log once.  Returns 0 and
+ * the port in *out, -EINVAL (bad cfg, device or read) or -ENOMEM. */
 int mb_port_start(const struct mb_port_cfg *cfg, const struct mb_dev_cfg *devs,
                   size_t ndevs, mb_cycle_fn on_cycle, void *ctx, struct mb_port **out);
 
-/* Stop the thread (within the current transaction's timeout), fail every
+/* Stop the thread (within the current transaction's timeout: no retry or
+ * further read is started once stop is asked), fail every
  * pending submitted request with -ECANCELED, close and free.  NULL: no-op. */
 void mb_port_stop(struct mb_port *p);
 
 /* A request from outside the poller: the PDU (function code and data, as
  * on the wire without unit id and CRC) for unit.  done is called once, on
  * the port's thread, with rc 0 and the answer PDU (an exception answer is a PDU too:
- * function | 0x80, code), or rc -ETIMEDOUT, -PQ_EFRAME, -ECANCELED.  Returns 0 when
- * queued, -PQ_EFULL when MB_PORT_QUEUE requests are pending (done is then
- * not called), -EINVAL for a bad PDU. */
+ * function | 0x80, code), or rc -ETIMEDOUT, -PQ_EFRAME, -ECANCELED, or a
+ * link error (-ECONNREFUSED, -ENOENT, ...).  A unit whose device is DOWN
+ * gets -ETIMEDOUT at once, without traffic (its probe decides when it is
+ * back).  On RTU, unit 0 is a broadcast: rc 0 with no PDU, and the bus then
+ * keeps quiet for the broadcast turnaround (the largest device turnaround,
+ * else 100 ms).  timeout_ns 0: the device's, else the port's.  Returns 0
+ * when queued, -PQ_EFULL when MB_PORT_QUEUE requests are pending (done is
+ * then not called: the newest is refused), -EINVAL for a bad PDU,
+ * -ECANCELED while stopping. */
 typedef void (*mb_done_fn)(void *ctx, int rc, const uint8_t *pdu, size_t len);
 int mb_port_submit(struct mb_port *p, int unit, const uint8_t *pdu, size_t len,
                    int64_t timeout_ns, mb_done_fn done, void *ctx);
