@@ -26,6 +26,7 @@
 #include "tests/unit/mb_testsrv.h"
 
 #define MS      1000000LL
+#define WAIT_MS 3000 /* longest wait for a state; ends as soon as it holds */
 #define MAXDEV  8
 #define MAXREAD 4
 
@@ -175,13 +176,13 @@ static void test_mb_port_fake_devices_polled_at_interval_with_their_values(void 
     mb_fake_set(f, 1, MB_FAKE_ANSWER, 0, 0);
     mb_fake_set(f, 2, MB_FAKE_ANSWER, 0, 0);
     assert_int_equal(mb_port_start(&pc, d, 2, on_cycle, r, &p), 0);
-    sleep_ms(110);
+    sleep_ms(210);
     mb_port_stop(p);
     c0 = r->cycles[0];
     c1 = r->cycles[1];
-    /* cycles at 0, 20, ..., 100 ms: 6; fewer only on a loaded machine */
-    assert_in_range(c0, 3, 7);
-    assert_in_range(c1, 3, 7);
+    /* cycles at 0, 20, ..., 200 ms: 11; fewer only on a loaded machine */
+    assert_in_range(c0, 6, 12);
+    assert_in_range(c1, 6, 12);
     assert_int_equal(r->rc[1][0], 0);
     assert_int_equal(r->regs[1][0][3], 2003);
     assert_int_equal(r->regs[1][1][1], 2011);
@@ -207,7 +208,7 @@ static void test_mb_port_silent_device_fails_fast_and_others_go_on(void **state)
     mb_fake_set(f, 1, MB_FAKE_ABSENT, 0, 0);
     mb_fake_set(f, 2, MB_FAKE_ANSWER, 0, 0);
     assert_int_equal(mb_port_start(&pc, d, 2, on_cycle, r, &p), 0);
-    WAIT_FOR(cycles(r, 1) >= 4, 500);
+    WAIT_FOR(cycles(r, 1) >= 4, WAIT_MS);
     h0 = health(p, 0);
     h1 = health(p, 1);
     mb_port_stop(p);
@@ -248,12 +249,12 @@ static void test_mb_port_down_device_probe_period_doubles_then_recovers(void **s
 
     (void) state;
     pc.timeout_ns = 5 * MS;
-    d[0].backoff_min_ns = 20 * MS;
-    d[0].backoff_max_ns = 80 * MS;
+    d[0].backoff_min_ns = 30 * MS;
+    d[0].backoff_max_ns = 120 * MS;
     mb_fake_set(f, 1, MB_FAKE_ABSENT, 0, 0);
     assert_int_equal(mb_port_start(&pc, d, 1, on_cycle, r, &p), 0);
-    /* tries at 0, then after 5 ms timeout + 20, 40, 80, 80 ms of backoff */
-    WAIT_FOR(mb_fake_log(f, 0, tx, 16) >= 5, 600);
+    /* tries at 0, then after 5 ms timeout + 30, 60, 120, 120 ms of backoff */
+    WAIT_FOR(mb_fake_log(f, 0, tx, 16) >= 5, WAIT_MS);
     h = health(p, 0);
     assert_int_equal(h.state, MB_DEV_DOWN);
     n = mb_fake_log(f, 0, tx, 16);
@@ -262,24 +263,26 @@ static void test_mb_port_down_device_probe_period_doubles_then_recovers(void **s
         assert_int_equal(tx[i].addr, 0); /* each probe is the first read only */
     }
     {
-        const int64_t want[4] = {20, 40, 80, 80}; /* backoff after each failure, ms */
+        const int64_t want[4] = {30, 60, 120, 120}; /* backoff after each failure, ms */
 
         for (int i = 0; i < 4; i++) {
             int64_t gap = tx[i + 1].t_ns - tx[i].t_ns;
 
-            /* gap = timeout (5 ms) + backoff; upper bound: +30 ms of noise */
-            assert_in_range(gap, (want[i] + 5) * MS, (want[i] + 35) * MS);
+            /* gap = timeout (5 ms) + backoff; upper bound: +25 ms of wake-up
+             * noise, less than the step to the next doubling */
+            assert_in_range(gap, (want[i] + 5) * MS, (want[i] + 30) * MS);
         }
     }
     /* it comes back: the first good answer puts it UP at its interval */
     mb_fake_set(f, 1, MB_FAKE_ANSWER, 0, 0);
-    WAIT_FOR(health(p, 0).state == MB_DEV_UP, 200);
+    WAIT_FOR(health(p, 0).state == MB_DEV_UP, WAIT_MS);
     c = cycles(r, 0);
-    sleep_ms(55);
+    sleep_ms(100);
     h = health(p, 0);
     mb_port_stop(p);
     assert_int_equal(h.backoff_ns, 0);
-    assert_in_range(r->cycles[0] - c, 3, 7); /* 10 ms interval: about 5 in 55 ms */
+    /* 10 ms interval: about 10 in 100 ms (not one per 120 ms backoff) */
+    assert_in_range(r->cycles[0] - c, 5, 12);
     assert_int_equal(r->rc[0][0], 0);
     assert_int_equal(r->rc[0][1], 0);
     rec_free(r);
@@ -300,7 +303,7 @@ static void test_mb_port_exception_answer_is_refused_and_device_stays_up(void **
     d[0].retries = 3;
     mb_fake_set(f, 7, MB_FAKE_EXCEPTION, 2, 0);
     assert_int_equal(mb_port_start(&pc, d, 1, on_cycle, r, &p), 0);
-    WAIT_FOR(cycles(r, 0) >= 2, 300);
+    WAIT_FOR(cycles(r, 0) >= 2, WAIT_MS);
     h = health(p, 0);
     c = cycles(r, 0);
     mb_port_stop(p);
@@ -331,7 +334,7 @@ static void test_mb_port_garbage_answer_is_retried_then_frame_error(void **state
     d[0].retries = 1;
     mb_fake_set(f, 3, MB_FAKE_GARBAGE, 0, 0);
     assert_int_equal(mb_port_start(&pc, d, 1, on_cycle, r, &p), 0);
-    WAIT_FOR(cycles(r, 0) >= 1, 300);
+    WAIT_FOR(cycles(r, 0) >= 1, WAIT_MS);
     h = health(p, 0);
     mb_port_stop(p);
     assert_int_equal(r->rc[0][0], -PQ_EFRAME);
@@ -415,7 +418,7 @@ static void test_mb_port_submit_gets_at_most_burst_between_poll_transactions(voi
         assert_int_equal(
             mb_port_submit(p, 2, read3_pdu, sizeof(read3_pdu), 0, on_done, dr), 0);
     }
-    WAIT_FOR(done_calls(dr) == 20, 1000);
+    WAIT_FOR(done_calls(dr) == 20, WAIT_MS);
     mb_port_stop(p);
     n = mb_fake_log(f, 0, tx, MB_FAKE_LOG);
     for (size_t i = 0; i < n; i++) {
@@ -462,7 +465,7 @@ static void test_mb_port_submit_beyond_queue_is_efull_and_stop_cancels_rest(void
     mb_fake_set(f, 1, MB_FAKE_ABSENT, 0, 0);
     mb_fake_set(f, 2, MB_FAKE_ANSWER, 0, 0);
     assert_int_equal(mb_port_start(&pc, d, 1, NULL, NULL, &p), 0);
-    WAIT_FOR(mb_fake_log(f, 0, (struct mb_fake_tx[1]){0}, 1) == 1, 100);
+    WAIT_FOR(mb_fake_log(f, 0, (struct mb_fake_tx[1]){0}, 1) == 1, WAIT_MS);
     /* the thread now waits out unit 1's timeout: the queue fills */
     for (int i = 0; i < MB_PORT_QUEUE; i++) {
         assert_int_equal(
@@ -481,8 +484,9 @@ static void test_mb_port_submit_beyond_queue_is_efull_and_stop_cancels_rest(void
         cancelled += dr->rc[i] == -ECANCELED;
     }
     assert_true(cancelled >= MB_PORT_QUEUE - MB_PORT_BURST - 1);
-    /* within the transaction's timeout (150 ms), plus slack */
-    assert_in_range(stop_ns, 0, 250 * MS);
+    /* within the transaction's timeout (150 ms), plus slack for a loaded
+     * machine: well below the 64 x 150 ms that serving the queue would take */
+    assert_in_range(stop_ns, 0, 500 * MS);
     done_free(dr);
     fake_free(f);
 }
@@ -500,11 +504,11 @@ static void test_mb_port_submit_to_down_device_is_timeout_without_traffic(void *
     d[0].backoff_min_ns = 1000 * MS;
     mb_fake_set(f, 1, MB_FAKE_ABSENT, 0, 0);
     assert_int_equal(mb_port_start(&pc, d, 1, NULL, NULL, &p), 0);
-    WAIT_FOR(health(p, 0).state == MB_DEV_DOWN, 200);
+    WAIT_FOR(health(p, 0).state == MB_DEV_DOWN, WAIT_MS);
     before = f->ntx;
     assert_int_equal(mb_port_submit(p, 1, read3_pdu, sizeof(read3_pdu), 0, on_done, dr),
                      0);
-    WAIT_FOR(done_calls(dr) == 1, 200);
+    WAIT_FOR(done_calls(dr) == 1, WAIT_MS);
     mb_port_stop(p);
     assert_int_equal(dr->rc[0], -ETIMEDOUT);
     assert_int_equal(f->ntx, before);
@@ -527,7 +531,7 @@ static void test_mb_port_cached_serves_fresh_answers_and_refuses_old_ones(void *
     d[0].backoff_min_ns = 1000 * MS;
     mb_fake_set(f, 4, MB_FAKE_ANSWER, 0, 0);
     assert_int_equal(mb_port_start(&pc, d, 1, on_cycle, r, &p), 0);
-    WAIT_FOR(cycles(r, 0) >= 1, 200);
+    WAIT_FOR(cycles(r, 0) >= 1, WAIT_MS);
     assert_int_equal(mb_port_cached(p, 4, MB_FN_HOLDING, 1, 3, 1000 * MS, v), 0);
     assert_int_equal(v[0], 4001);
     assert_int_equal(v[2], 4003);
@@ -542,7 +546,7 @@ static void test_mb_port_cached_serves_fresh_answers_and_refuses_old_ones(void *
                      -PQ_ENOTFOUND);
     /* the device stops answering: its values age out */
     mb_fake_set(f, 4, MB_FAKE_ABSENT, 0, 0);
-    WAIT_FOR(health(p, 0).state == MB_DEV_DOWN, 200);
+    WAIT_FOR(health(p, 0).state == MB_DEV_DOWN, WAIT_MS);
     sleep_ms(40);
     assert_int_equal(mb_port_cached(p, 4, MB_FN_HOLDING, 0, 1, 30 * MS, v),
                      -PQ_ENOTFOUND);
@@ -570,7 +574,7 @@ static void test_mb_port_set_reads_starts_polling_a_device_begun_without(void **
     assert_int_equal(mb_port_set_reads(p, 0, bad, 1), -EINVAL);
     assert_int_equal(mb_port_set_reads(p, 1, two_reads, 2), -EINVAL);
     assert_int_equal(mb_port_set_reads(p, 0, two_reads + 1, 1), 0);
-    WAIT_FOR(cycles(r, 0) >= 2, 200);
+    WAIT_FOR(cycles(r, 0) >= 2, WAIT_MS);
     mb_port_stop(p);
     assert_int_equal(r->n[0], 1);
     assert_int_equal(r->regs[0][0][0], 9010);
@@ -673,7 +677,7 @@ static void test_mb_port_rtu_units_answer_and_silent_unit_costs_only_itself(void
         d[i].backoff_min_ns = 1000 * MS;
     }
     assert_int_equal(mb_port_start(&pc, d, 4, on_cycle, r, &p), 0);
-    WAIT_FOR(cycles(r, 0) >= 3 && cycles(r, 1) >= 3 && cycles(r, 2) >= 3, 1000);
+    WAIT_FOR(cycles(r, 0) >= 3 && cycles(r, 1) >= 3 && cycles(r, 2) >= 3, WAIT_MS);
     for (int i = 0; i < 4; i++) {
         h[i] = health(p, i);
     }
@@ -687,7 +691,7 @@ static void test_mb_port_rtu_units_answer_and_silent_unit_costs_only_itself(void
         assert_int_equal(h[i].state, MB_DEV_UP);
         assert_int_equal(h[i].timeouts, 0);
         assert_int_equal(h[i].good, h[i].requests);
-        assert_true(h[i].latency_ms_max > 0.0 && h[i].latency_ms_max < 30.0);
+        assert_true(h[i].latency_ms_max > 0.0 && h[i].latency_ms_max < 150.0);
         assert_true(h[i].latency_ms_avg <= h[i].latency_ms_max);
     }
     /* unit 9: one cycle, first read 1 + 1 retry, both timed out */
@@ -724,7 +728,7 @@ static void test_mb_port_rtu_exception_garbage_and_bad_crc_then_good(void **stat
         d[i] = dev(i + 1, 40 * MS, two_reads, 2);
     }
     assert_int_equal(mb_port_start(&pc, d, 3, on_cycle, r, &p), 0);
-    WAIT_FOR(cycles(r, 0) >= 3 && cycles(r, 1) >= 3 && cycles(r, 2) >= 3, 1000);
+    WAIT_FOR(cycles(r, 0) >= 3 && cycles(r, 1) >= 3 && cycles(r, 2) >= 3, WAIT_MS);
     for (int i = 0; i < 3; i++) {
         h[i] = health(p, i);
     }
@@ -763,6 +767,7 @@ test_mb_port_rtu_gap_before_each_frame_is_silent_interval_or_turnaround(void **s
     srv_add_unit(s, 1);
     srv_add_unit(s, 2);
     pc = rtu_cfg(s, 9600);
+    pc.timeout_ns = 500 * MS;       /* every answer in time: each gets its turnaround */
     d[0] = dev(1, 1, two_reads, 2); /* always due: frames back to back */
     d[1] = dev(2, 1, two_reads, 2);
     d[1].turnaround_ns = 15 * MS;
@@ -828,8 +833,8 @@ static void test_mb_port_scan_finds_answering_units_and_their_identification(voi
     srv_set_devid(s, 3);
     srv_set(s, 5, SRV_EXCEPTION, 0, MODBUS_EXCEPTION_ILLEGAL_FUNCTION);
     pc = rtu_cfg(s, 19200);
-    assert_int_equal(mb_port_scan(&pc, 1, 6, 20 * MS, on_found, &f), 3);
-    assert_int_equal(mb_port_scan(&pc, 0, 6, 20 * MS, on_found, &f), -EINVAL);
+    assert_int_equal(mb_port_scan(&pc, 1, 6, 100 * MS, on_found, &f), 3);
+    assert_int_equal(mb_port_scan(&pc, 0, 6, 100 * MS, on_found, &f), -EINVAL);
     srv_stop(s);
     assert_int_equal(f.n, 3);
     assert_int_equal(f.unit[0], 2);
@@ -866,7 +871,7 @@ static void test_mb_port_rtu_submit_writes_reads_and_identifies_raw(void **state
     assert_int_equal(mb_port_submit(p, 1, devid, 4, 0, on_done, dr), 0);
     assert_int_equal(mb_port_submit(p, 1, write_bad, 5, 0, on_done, dr), 0);
     assert_int_equal(mb_port_submit(p, 4, read5, 5, 0, on_done, dr), 0); /* absent */
-    WAIT_FOR(done_calls(dr) == 5, 1000);
+    WAIT_FOR(done_calls(dr) == 5, WAIT_MS);
     mb_port_stop(p);
     srv_stop(s);
     assert_int_equal(dr->rc[0], 0);
@@ -906,7 +911,7 @@ static void test_mb_port_tcp_silent_peer_does_not_delay_another_port(void **stat
     struct mb_dev_cfg db[1] = {dev(1, 20 * MS, two_reads, 2)};
     struct mb_port *p, *q;
     struct mb_health ha, hb;
-    int64_t t0;
+    int during;
 
     (void) state;
     assert_int_equal(srv_start_tcp(a), 0);
@@ -915,31 +920,36 @@ static void test_mb_port_tcp_silent_peer_does_not_delay_another_port(void **stat
     srv_add_unit(b, 1);
     srv_set(b, 1, SRV_SILENT, 0, 0); /* accepts, reads, never answers */
     pa = tcp_cfg(a);
-    pb = tcp_cfg(b);
-    db[0].backoff_min_ns = 60 * MS;
-    t0 = now_ns();
+    pb = tcp_cfg(b);                   /* 150 ms timeout */
+    db[0].backoff_min_ns = 10000 * MS; /* no probe within the test */
     assert_int_equal(mb_port_start(&pb, db, 1, on_cycle, rb, &q), 0);
     assert_int_equal(mb_port_start(&pa, da, 1, on_cycle, ra, &p), 0);
-    sleep_ms(200);
+    sleep_ms(140);
+    during = cycles(ra, 0); /* port b is inside its first timeout */
+    WAIT_FOR(health(q, 0).state == MB_DEV_DOWN, WAIT_MS);
     ha = health(p, 0);
     hb = health(q, 0);
     mb_port_stop(p);
     mb_port_stop(q);
     srv_stop(a);
     srv_stop(b);
-    (void) t0;
-    /* port a: every 20 ms for 200 ms (10, or a few fewer under load), all good */
-    assert_in_range(ra->cycles[0], 6, 11);
+    /* port a: every 20 ms, 7 or 8 cycles in 140 ms (a few fewer under load);
+     * waiting on b's 150 ms timeout would have allowed 1 */
+    assert_in_range(during, 4, 8);
     assert_int_equal(ha.good, ha.requests);
+    assert_int_equal(ha.timeouts, 0);
     assert_int_equal(ra->regs[0][0][1], 1001);
-    /* port b: a timeout, then one probe per 60, 120 ms: 2 or 3 tries */
+    /* port b: one timeout, then quarantined */
     assert_int_equal(hb.state, MB_DEV_DOWN);
-    assert_in_range(hb.timeouts, 2, 3);
+    assert_int_equal(hb.requests, 1);
+    assert_int_equal(hb.timeouts, 1);
     assert_int_equal(hb.good, 0);
+    assert_int_equal(rb->cycles[0], 1);
     assert_int_equal(rb->rc[0][0], -ETIMEDOUT);
     assert_int_equal(rb->rc[0][1], -ECANCELED);
-    /* each timeout reconnected: a late answer cannot be taken for the next */
-    assert_int_equal(b->connections, (int) hb.timeouts);
+    /* after the timeout the connection is dropped (a late answer cannot be
+     * taken for the next) and not reopened before the next request */
+    assert_int_equal(b->connections, 1);
     rec_free(ra);
     rec_free(rb);
     test_free(a);
@@ -962,7 +972,7 @@ static void test_mb_port_tcp_peer_reset_is_reconnected_and_recovers(void **state
     pc = tcp_cfg(s);
     d[0].backoff_min_ns = 20 * MS;
     assert_int_equal(mb_port_start(&pc, d, 1, on_cycle, r, &p), 0);
-    WAIT_FOR(cycles(r, 0) >= 3, 500);
+    WAIT_FOR(cycles(r, 0) >= 3, WAIT_MS);
     h = health(p, 0);
     assert_int_equal(mb_port_link_error(p), 0);
     mb_port_stop(p);
@@ -992,7 +1002,7 @@ static void test_mb_port_tcp_refused_peer_reports_link_error_and_goes_down(void 
     pc = tcp_cfg(s);
     srv_stop(s);
     assert_int_equal(mb_port_start(&pc, d, 1, on_cycle, r, &p), 0);
-    WAIT_FOR(cycles(r, 0) >= 1, 300);
+    WAIT_FOR(cycles(r, 0) >= 1, WAIT_MS);
     h = health(p, 0);
     assert_int_equal(mb_port_link_error(p), -ECONNREFUSED);
     mb_port_stop(p);
@@ -1025,7 +1035,7 @@ static void test_mb_port_tcp_submit_answers_pdus_and_exceptions(void **state)
     assert_int_equal(mb_port_submit(p, 1, devid, 4, 0, on_done, dr), 0);
     assert_int_equal(mb_port_submit(p, 2, read3_pdu, 5, 0, on_done, dr), 0);
     assert_int_equal(mb_port_submit(p, 1, read3_pdu, 5, 0, on_done, dr), 0);
-    WAIT_FOR(done_calls(dr) == 4, 1000);
+    WAIT_FOR(done_calls(dr) == 4, WAIT_MS);
     mb_port_stop(p);
     srv_stop(s);
     assert_int_equal(dr->rc[0], 0);
@@ -1064,7 +1074,7 @@ static void test_mb_port_rtu_broadcast_waits_turnaround_before_next_frame(void *
     assert_int_equal(mb_port_start(&pc, NULL, 0, NULL, NULL, &p), 0);
     assert_int_equal(mb_port_submit(p, 0, write6, 5, 0, on_done, dr), 0);
     assert_int_equal(mb_port_submit(p, 1, read7, 5, 0, on_done, dr), 0);
-    WAIT_FOR(done_calls(dr) == 2, 1000);
+    WAIT_FOR(done_calls(dr) == 2, WAIT_MS);
     mb_port_stop(p);
     n = srv_frames(s, fr, 4);
     srv_stop(s);
@@ -1099,7 +1109,7 @@ static void test_mb_port_rtu_rts_refused_by_pty_is_reported_and_link_works(void 
     pc.rts = MB_RTS_UP;
     pc.rts_delay_ns = 100000;
     assert_int_equal(mb_port_start(&pc, d, 1, on_cycle, r, &p), 0);
-    WAIT_FOR(cycles(r, 0) >= 2, 1000);
+    WAIT_FOR(cycles(r, 0) >= 2, WAIT_MS);
     err = mb_port_link_error(p);
     mb_port_stop(p);
     srv_stop(s);
@@ -1126,7 +1136,7 @@ static void test_mb_port_rtu_missing_serial_port_reports_enoent_devices_down(voi
 
     (void) state;
     assert_int_equal(mb_port_start(&pc, d, 2, on_cycle, r, &p), 0);
-    WAIT_FOR(cycles(r, 0) >= 1 && cycles(r, 1) >= 1, 500);
+    WAIT_FOR(cycles(r, 0) >= 1 && cycles(r, 1) >= 1, WAIT_MS);
     h = health(p, 1);
     assert_int_equal(mb_port_link_error(p), -ENOENT);
     mb_port_stop(p);
@@ -1153,7 +1163,7 @@ static void test_mb_port_tcp_first_request_waits_warmup_after_connect(void **sta
     pc = tcp_cfg(s);
     pc.warmup_ns = 60 * MS;
     assert_int_equal(mb_port_start(&pc, d, 1, on_cycle, r, &p), 0);
-    WAIT_FOR(cycles(r, 0) >= 1, 1000);
+    WAIT_FOR(cycles(r, 0) >= 1, WAIT_MS);
     mb_port_stop(p);
     assert_int_equal(srv_frames(s, fr, 1), 1);
     t_accept = s->t_accept_ns;
