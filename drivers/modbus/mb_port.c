@@ -115,11 +115,13 @@ static void readset_free(struct readset *rs)
     free(rs); /* one block */
 }
 
-/* One block: the struct, results, pointer arrays, times and the values. */
+/* One block: the struct, results, times, pointer arrays, a copy of the
+ * reads and the values. */
 static int readset_new(const struct mb_read *reads, size_t n, struct readset **out)
 {
     size_t words = 0, bytes = 0, size;
     struct readset *rs;
+    struct mb_read *copy;
     uint16_t *w;
     uint8_t *b;
 
@@ -135,22 +137,27 @@ static int readset_new(const struct mb_read *reads, size_t n, struct readset **o
     }
     size = sizeof(*rs) +
            n * (sizeof(*rs->res) + sizeof(*rs->regs) + sizeof(*rs->bits) +
-                sizeof(*rs->good_ns)) +
+                sizeof(*rs->good_ns) + sizeof(*reads)) +
            words * sizeof(uint16_t) + bytes;
     rs = calloc(1, size);
     if (!rs) {
         return -ENOMEM;
     }
-    rs->reads = reads;
     rs->n = n;
     rs->res = (struct mb_read_result *) (rs + 1);
     rs->good_ns = (int64_t *) (rs->res + n);
     rs->regs = (uint16_t **) (rs->good_ns + n);
     rs->bits = (uint8_t **) (rs->regs + n);
-    w = (uint16_t *) (rs->bits + n);
+    copy = (struct mb_read *) (rs->bits + n);
+    if (n) {
+        memcpy(copy, reads,
+               n * sizeof(*reads)); /* ours: the caller may reuse its array */
+    }
+    rs->reads = copy;
+    w = (uint16_t *) (copy + n);
     b = (uint8_t *) (w + words);
     for (size_t i = 0; i < n; i++) {
-        rs->res[i].read = &reads[i];
+        rs->res[i].read = &copy[i];
         if (reads[i].fn == MB_FN_HOLDING || reads[i].fn == MB_FN_INPUT) {
             rs->regs[i] = w;
             w += reads[i].count;

@@ -91,7 +91,7 @@ struct mb_dev_cfg {
     int64_t turnaround_ns;                  /* wait after this device's answer; 0: none */
     int retries;                            /* extra tries while the device is up */
     int64_t backoff_min_ns, backoff_max_ns; /* 0: poll_ns and 60 s */
-    const struct mb_read *reads;            /* borrowed until mb_port_stop() */
+    const struct mb_read *reads;            /* copied by mb_port_start() */
     size_t nreads;
 };
 
@@ -139,10 +139,10 @@ struct mb_health {
 
 struct mb_port;
 
-/* Open the link and start the thread.  devs (and their reads) are borrowed
- * until mb_port_stop().  A link that cannot be opened yet (serial port
- * missing, peer refusing) is not an error: the thread retries before the
- * next transaction, at most once per retry period (100 ms doubling to
+/* Open the link and start the thread.  devs are borrowed until
+ * mb_port_stop(); their reads are copied (results point into the copy).  A link that
+ * cannot be opened yet (serial port missing, peer refusing) is not an error: the thread
+ * retries before the next transaction, at most once per retry period (100 ms doubling to
  * 10 s); the devices' reads fail with the opening error meanwhile and
  * mb_port_link_error() says it, for the caller to log once.  Returns 0 and
  * the port in *out, -EINVAL (bad cfg, device or read) or -ENOMEM. */
@@ -178,9 +178,10 @@ int mb_port_cached(struct mb_port *p, int unit, int fn, int addr, int count,
 
 /* Replace the reads of device dev (a SunSpec device is started with none
  * and gets its reads once its model chain has been discovered through
- * mb_port_submit()).  reads are borrowed until the next call or
- * mb_port_stop(); the change takes effect at the device's next cycle.  Any
- * thread.  Returns 0 or -EINVAL. */
+ * mb_port_submit()).  reads are copied (the caller may reuse its array at
+ * once; a result's read then points into the port's copy); the change
+ * takes effect at the device's next cycle.  Any thread.  Returns 0,
+ * -EINVAL (bad dev or read) or -ENOMEM. */
 int mb_port_set_reads(struct mb_port *p, int dev, const struct mb_read *reads, size_t n);
 
 /* Health of device dev (index), or -EINVAL. */

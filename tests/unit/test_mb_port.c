@@ -556,13 +556,15 @@ static void test_mb_port_cached_serves_fresh_answers_and_refuses_old_ones(void *
     fake_free(f);
 }
 
-static void test_mb_port_set_reads_starts_polling_a_device_begun_without(void **state)
+static void
+test_mb_port_set_reads_copies_and_starts_polling_a_device_begun_without(void **state)
 {
     struct mb_fake *f = fake_new();
     struct rec *r = rec_new();
     struct mb_port_cfg pc = fake_cfg(f);
     struct mb_dev_cfg d[1] = {dev(9, 10 * MS, NULL, 0)};
     static const struct mb_read bad[1] = {{.fn = MB_FN_HOLDING, .addr = 0, .count = 126}};
+    struct mb_read mine[1] = {{.fn = MB_FN_INPUT, .addr = 10, .count = 2}};
     struct mb_port *p;
 
     (void) state;
@@ -573,7 +575,8 @@ static void test_mb_port_set_reads_starts_polling_a_device_begun_without(void **
     assert_int_equal(health(p, 0).state, MB_DEV_UNKNOWN);
     assert_int_equal(mb_port_set_reads(p, 0, bad, 1), -EINVAL);
     assert_int_equal(mb_port_set_reads(p, 1, two_reads, 2), -EINVAL);
-    assert_int_equal(mb_port_set_reads(p, 0, two_reads + 1, 1), 0);
+    assert_int_equal(mb_port_set_reads(p, 0, mine, 1), 0);
+    mine[0].addr = 300; /* copied: the caller may reuse its array at once */
     WAIT_FOR(cycles(r, 0) >= 2, WAIT_MS);
     mb_port_stop(p);
     assert_int_equal(r->n[0], 1);
@@ -1210,7 +1213,8 @@ int main(void)
         cmocka_unit_test(test_mb_port_submit_beyond_queue_is_efull_and_stop_cancels_rest),
         cmocka_unit_test(test_mb_port_submit_to_down_device_is_timeout_without_traffic),
         cmocka_unit_test(test_mb_port_cached_serves_fresh_answers_and_refuses_old_ones),
-        cmocka_unit_test(test_mb_port_set_reads_starts_polling_a_device_begun_without),
+        cmocka_unit_test(
+            test_mb_port_set_reads_copies_and_starts_polling_a_device_begun_without),
         cmocka_unit_test(test_mb_port_rtu_units_answer_and_silent_unit_costs_only_itself),
         cmocka_unit_test(test_mb_port_rtu_exception_garbage_and_bad_crc_then_good),
         cmocka_unit_test(
