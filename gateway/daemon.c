@@ -19,7 +19,9 @@
 #include "gateway/mqtt.h"
 #include "gateway/mqtt.h"
 #include "gateway/status.h"
+#include "gateway/storecomp.h"
 #include "gateway/summary.h"
+#include "gateway/wages.h"
 #include "pq/err.h"
 
 /* Sized for a full box: 8 buses x 31 devices x ~100 values plus the local
@@ -31,7 +33,9 @@
 /* Start order; stopped in reverse.  New tiers add one line here. */
 static const struct gw_component *const components[] = {
     &status_component,
+    &store_component,
     &metrology_component,
+    &wages_component,
     &summary_component,
     &mqtt_component, /* after the store: its outbox lives there */
 };

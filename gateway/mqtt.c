@@ -24,6 +24,7 @@
 #include "config/config.h"
 #include "config/log.h"
 #include "gateway/bus.h"
+#include "gateway/evlog.h"
 #include "gateway/loop.h"
 #include "gateway/mqtt_client.h"
 #include "gateway/mqtt_payload.h"
@@ -460,11 +461,13 @@ static void sink_gap(void *ctx, const struct outbox_gap *g)
     uint64_t seq = outbox_next_seq(m->ob);
     size_t n;
 
-    LOGF(LOG_WARNING, "mqtt",
-         "messages %llu..%llu (%llu) dropped from the outbox (%s); gap record %llu "
-         "declares %zu range(s)",
-         (unsigned long long) g->first, (unsigned long long) g->last,
-         (unsigned long long) g->count, g->reason, (unsigned long long) seq, g->nranges);
+    /* the event log (and the process log) */
+    (void) evlog_event(
+        LOG_WARNING, "mqtt", "mqtt_gap", NULL,
+        "messages %llu..%llu (%llu) dropped from the outbox (%s); gap record %llu "
+        "declares %zu range(s)",
+        (unsigned long long) g->first, (unsigned long long) g->last,
+        (unsigned long long) g->count, g->reason, (unsigned long long) seq, g->nranges);
     n = mqtt_payload_gap(m->rec, m->rec_cap, m->gateway, seq, loop_wall_ns(), g->first,
                          g->last, g->count, g->reason, g->ranges, g->nranges);
     if (n > 0 && n < m->rec_cap &&

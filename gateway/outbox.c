@@ -249,6 +249,10 @@ int outbox_open(struct store *s, const struct outbox_cfg *cfg,
     for (int i = 0; i < 65536; i++) {
         o->slot_of_mid[i] = NO_SLOT;
     }
+    rc = store_add_tables(s, &outbox_store_table, 1);
+    if (rc < 0) {
+        goto fail;
+    }
     o->db = store_reader(s);
     rc = o->db ? prepare(o) : -PQ_EFORMAT;
     if (rc == 0) {

@@ -37,7 +37,7 @@ struct store;
 struct store_table;
 struct outbox;
 
-/* The table to declare when the store opens (before outbox_open()). */
+/* The outbox's table; outbox_open() declares it (store_add_tables()). */
 extern const struct store_table outbox_store_table;
 
 /* A loss to declare.  ranges lists every range of sequence numbers declared
@@ -80,7 +80,7 @@ struct outbox_stats {
     int link_up;
 };
 
-/* Open the outbox on s, whose tables included outbox_store_table; reads the
+/* Open the outbox on s (declaring outbox_store_table there); reads the
  * state left by an earlier run (its rows are the backlog).  sink is copied.
  * Returns 0 and the outbox in *out (release with outbox_close()), or a
  * negative code (-EBUSY if another outbox is open in the process). */
