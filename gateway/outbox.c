@@ -486,7 +486,8 @@ static void declare(struct outbox *o, uint64_t first, uint64_t last)
 }
 
 /* The undelivered gap records of this run (not in the window) are
- * repeated by the next one: delete them. */
+ * repeated by the next one: delete them, and declare their own numbers
+ * lost. */
 static void delete_old_gap_rows(struct outbox *o)
 {
     for (size_t g = 0; g < o->ngap_rows;) {
@@ -500,6 +501,7 @@ static void delete_old_gap_rows(struct outbox *o)
             return;
         }
         o->rows = o->rows > 0 ? o->rows - 1 : 0;
+        declare(o, o->gap_rows[g], o->gap_rows[g]);
         o->gap_rows[g] = o->gap_rows[--o->ngap_rows];
     }
 }
