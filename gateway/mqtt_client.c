@@ -228,8 +228,11 @@ static void *net_main(void *arg)
         c->st.failures++;
         snprintf(c->st.last_error, sizeof(c->st.last_error), "%s", why);
         pthread_mutex_unlock(&c->lock);
-        LOGF(LOG_WARNING, "mqtt", "%s:%d: %s; next attempt in %.1f s", cfg->host,
-             cfg->port, why, (double) delay / 1e9);
+        /* a refusal is a configuration problem (credentials, client id):
+         * an error; a network failure a warning */
+        LOGF(atomic_load(&c->connack_rc) > 0 ? LOG_ERR : LOG_WARNING, "mqtt",
+             "%s:%d: %s; next attempt in %.1f s", cfg->host, cfg->port, why,
+             (double) delay / 1e9);
         sleep_ns(c, delay);
         delay = delay * 2 > cfg->reconnect_max_ns ? cfg->reconnect_max_ns : delay * 2;
     }
