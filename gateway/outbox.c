@@ -56,16 +56,17 @@ struct outbox {
     struct sqlite3 *db; /* the store's read connection: committed rows only */
     struct outbox_cfg cfg;
     struct outbox_sink sink;
-    struct sqlite3_stmt *q_backlog, *q_live, *q_max, *q_nth, *q_range;
+    struct sqlite3_stmt *q_backlog, *q_live, *q_max, *q_nth;
 
     uint64_t next_seq;
-    uint64_t rows;     /* rows in the table: committed or queued */
-    uint64_t bl_cur;   /* backlog sent up to here */
-    uint64_t bl_hi;    /* backlog ends here */
-    uint64_t live_cur; /* live rows sent up to here */
-    uint64_t max_sent; /* highest seq ever handed to the transport */
-    uint64_t kv_seq;   /* highest seq written to kv KV_SEQ */
-    double credit;     /* replay share accumulator */
+    uint64_t rows;      /* rows in the table: committed or queued */
+    uint64_t bl_cur;    /* backlog sent up to here */
+    uint64_t bl_hi;     /* backlog ends here */
+    uint64_t live_cur;  /* live rows sent up to here */
+    uint64_t max_sent;  /* highest seq ever handed to the transport */
+    uint64_t kv_seq;    /* highest seq written to kv KV_SEQ */
+    double credit;      /* replay share accumulator */
+    uint64_t drop_last; /* last seq of the latest budget drop */
     int link_up;
 
     struct slot *slots; /* cfg.window of them */
@@ -99,7 +100,8 @@ static const char *const create_sql = "CREATE TABLE IF NOT EXISTS mqtt_outbox ("
 static const char *const sql_insert = "INSERT OR REPLACE INTO mqtt_outbox (seq, topic, "
                                       "payload, gap) VALUES (?1, ?2, ?3, ?4)";
 static const char *const sql_delete = "DELETE FROM mqtt_outbox WHERE seq = ?1";
-static const char *const sql_drop = "DELETE FROM mqtt_outbox WHERE gap = 0 AND seq <= ?1";
+static const char *const sql_drop =
+    "DELETE FROM mqtt_outbox WHERE gap = 0 AND seq > ?1 AND seq <= ?2";
 
 /* One outbox per process: the store's on_drop hook finds it here. */
 static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -165,11 +167,11 @@ static int prepare(struct outbox *o)
         "SELECT seq, topic, payload FROM mqtt_outbox WHERE seq > ?1 ORDER BY seq LIMIT "
         "?2",
         "SELECT max(seq) FROM mqtt_outbox",
-        "SELECT seq FROM mqtt_outbox WHERE gap = 0 ORDER BY seq LIMIT 1 OFFSET ?1",
-        "SELECT min(seq), count(*) FROM mqtt_outbox WHERE gap = 0 AND seq <= ?1",
+        "SELECT seq FROM mqtt_outbox WHERE gap = 0 AND seq > ?1 AND seq <= ?2 ORDER BY "
+        "seq "
+        "LIMIT ?3",
     };
-    struct sqlite3_stmt **st[] = {&o->q_backlog, &o->q_live, &o->q_max, &o->q_nth,
-                                  &o->q_range};
+    struct sqlite3_stmt **st[] = {&o->q_backlog, &o->q_live, &o->q_max, &o->q_nth};
 
     for (size_t i = 0; i < sizeof(st) / sizeof(st[0]); i++) {
         if (sqlite3_prepare_v3(o->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, st[i],
@@ -215,7 +217,6 @@ static void finalize_all(struct outbox *o)
     sqlite3_finalize(o->q_live);
     sqlite3_finalize(o->q_max);
     sqlite3_finalize(o->q_nth);
-    sqlite3_finalize(o->q_range);
 }
 
 int outbox_open(struct store *s, const struct outbox_cfg *cfg,
@@ -554,50 +555,76 @@ static int64_t query_int(struct sqlite3_stmt *st, int64_t fallback)
     return v;
 }
 
-/* Past the budget: drop the oldest committed rows down to 99 % of it. */
+/* Drop up to k of the oldest committed data rows with lo < seq <= hi, none
+ * of the window (sent rows may still arrive: they are not lost), and declare
+ * the runs of numbers actually deleted (at most MAX_PENDING_GAPS runs per
+ * call).  Returns how many. */
+static uint64_t drop_range(struct outbox *o, uint64_t lo, uint64_t hi, uint64_t k)
+{
+    struct sqlite3_stmt *st = o->q_nth;
+    uint64_t runs[MAX_PENDING_GAPS][2], last = lo, count = 0;
+    size_t nruns = 0;
+    struct store_val v[2];
+
+    sqlite3_bind_int64(st, 1, (int64_t) lo);
+    sqlite3_bind_int64(st, 2, hi > (uint64_t) INT64_MAX ? INT64_MAX : (int64_t) hi);
+    sqlite3_bind_int64(st, 3, (int64_t) k);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        uint64_t seq = (uint64_t) sqlite3_column_int64(st, 0);
+
+        if (in_window(o, seq)) {
+            break;
+        }
+        if (nruns > 0 && seq == runs[nruns - 1][1] + 1) {
+            runs[nruns - 1][1] = seq;
+        } else if (nruns < MAX_PENDING_GAPS) {
+            runs[nruns][0] = runs[nruns][1] = seq;
+            nruns++;
+        } else {
+            break;
+        }
+        last = seq;
+        count++;
+    }
+    sqlite3_reset(st);
+    v[0] = (struct store_val){.type = STORE_INT, .i = (int64_t) lo};
+    v[1] = (struct store_val){.type = STORE_INT, .i = (int64_t) last};
+    if (count == 0 || store_write(o->store, sql_drop, v, 2, NULL) < 0) {
+        return 0; /* nothing dropped: again at the next pump */
+    }
+    for (size_t i = 0; i < nruns; i++) {
+        add_gap(o, runs[i][0], runs[i][1], runs[i][1] - runs[i][0] + 1, "budget");
+    }
+    o->rows = o->rows > count ? o->rows - count : 0;
+    o->dropped += count;
+    o->drop_last = last; /* the reader sees them until the deletion commits:
+                            the caller moves its cursor past them */
+    return count;
+}
+
+/* Past the budget: drop the oldest rows not sent yet (the backlog's front,
+ * then the live rows), down to 99 % of the budget.  Every row in the
+ * dropped range is gone or dropped (the scan stops at the first row of the
+ * window), so the cursor moves to its end. */
 static void apply_budget(struct outbox *o)
 {
-    uint64_t k, first, last, count;
-    struct store_val v;
+    uint64_t k;
 
     if (o->rows <= o->cfg.budget_rows) {
         return;
     }
     k = o->rows - o->cfg.budget_rows + o->cfg.budget_rows / 100;
-    sqlite3_bind_int64(o->q_nth, 1, (int64_t) (k - 1));
-    last = (uint64_t) query_int(o->q_nth, -1);
-    if (last == (uint64_t) -1) { /* fewer committed rows: take them all */
-        last = (uint64_t) query_int(o->q_max, 0);
-        if (last == 0) {
-            return;
+    if (o->bl_cur < o->bl_hi) {
+        uint64_t n = drop_range(o, o->bl_cur, o->bl_hi, k);
+
+        if (n > 0) {
+            o->bl_cur = o->drop_last;
+            k -= n;
         }
     }
-    sqlite3_bind_int64(o->q_range, 1, (int64_t) last);
-    if (sqlite3_step(o->q_range) != SQLITE_ROW) {
-        sqlite3_reset(o->q_range);
-        return;
+    if (k > 0 && drop_range(o, o->live_cur, UINT64_MAX, k) > 0) {
+        o->live_cur = o->drop_last;
     }
-    first = (uint64_t) sqlite3_column_int64(o->q_range, 0);
-    count = (uint64_t) sqlite3_column_int64(o->q_range, 1);
-    sqlite3_reset(o->q_range);
-    v = (struct store_val){.type = STORE_INT, .i = (int64_t) last};
-    if (count == 0 || store_write(o->store, sql_drop, &v, 1, NULL) < 0) {
-        return;
-    }
-    for (unsigned i = 0; i < o->cfg.window; i++) {
-        if (o->slots[i].state != SLOT_FREE && o->slots[i].seq <= last) {
-            o->slots[i].dropped = 1;
-        }
-    }
-    o->rows = o->rows > count ? o->rows - count : 0;
-    o->dropped += count;
-    if (o->bl_cur < last && o->bl_hi >= first) {
-        o->bl_cur = last < o->bl_hi ? last : o->bl_hi;
-    }
-    if (o->live_cur < last) {
-        o->live_cur = last;
-    }
-    add_gap(o, first, last, count, "budget");
 }
 
 /* ---- sending ----------------------------------------------------------------------- */

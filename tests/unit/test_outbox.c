@@ -364,6 +364,31 @@ static void test_outbox_second_overflow_gap_record_repeats_earlier_ranges(void *
     assert_string_equal(f->w.topic[f->w.n - 1], "p/gw/gap");
 }
 
+/* Over the budget while connected: the rows in the window are being
+ * delivered, so the oldest rows not sent yet go instead. */
+static void test_outbox_budget_while_connected_spares_the_window(void **state)
+{
+    struct fixture *f = *state;
+
+    open_all(f, 10, 0.5, 100);
+    outbox_link(f->ob, 1);
+    put_n(f, 150);
+    commit(f);
+    outbox_pump(f->ob); /* drops 1..51, sends 52..61 */
+    assert_int_equal(f->w.ngaps, 1);
+    assert_int_equal(f->w.gap[0].last, 51);
+    assert_int_equal(f->w.n, 10);
+    assert_int_equal(f->w.seq[0], 52);
+    put_n(f, 60);
+    commit(f);
+    outbox_pump(f->ob); /* 159 rows: 60 go, from 62 on */
+    assert_int_equal(f->w.ngaps, 2);
+    assert_int_equal(f->w.gap[1].first, 62);
+    assert_int_equal(f->w.gap[1].last, 121);
+    assert_int_equal(f->w.gap[1].count, 60);
+    assert_int_equal(f->w.n, 10); /* the window is still full */
+}
+
 static void test_outbox_put_with_wrong_seq_is_refused(void **state)
 {
     struct fixture *f = *state;
@@ -443,6 +468,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_outbox_second_overflow_gap_record_repeats_earlier_ranges, setup,
             teardown),
+        cmocka_unit_test_setup_teardown(
+            test_outbox_budget_while_connected_spares_the_window, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outbox_put_with_wrong_seq_is_refused, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(
