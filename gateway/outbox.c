@@ -81,6 +81,9 @@ struct outbox {
     uint64_t gap_seq;   /* the newest gap record of this run, 0: none */
     uint64_t *gap_rows; /* this run's gap records still in the table */
     size_t ngap_rows;
+    uint64_t (*dead)[2]; /* gap records deleted, deletion not committed:
+                            {seq, ticket}; the reader still sees them */
+    size_t ndead;
 
     /* losses to report at the next pump; filled from the writer thread too */
     pthread_mutex_t lock;
@@ -241,7 +244,8 @@ int outbox_open(struct store *s, const struct outbox_cfg *cfg,
     o->free_slots = calloc(cfg->window, sizeof(*o->free_slots));
     o->slot_of_mid = malloc(65536 * sizeof(*o->slot_of_mid));
     o->gap_rows = calloc(cfg->window + 2, sizeof(*o->gap_rows));
-    if (!o->slots || !o->free_slots || !o->slot_of_mid || !o->gap_rows) {
+    o->dead = calloc(cfg->window + 2, sizeof(*o->dead));
+    if (!o->slots || !o->free_slots || !o->slot_of_mid || !o->gap_rows || !o->dead) {
         goto fail;
     }
     for (unsigned i = 0; i < cfg->window; i++) {
@@ -275,6 +279,7 @@ int outbox_open(struct store *s, const struct outbox_cfg *cfg,
 
 fail:
     finalize_all(o);
+    free(o->dead);
     free(o->gap_rows);
     free(o->slot_of_mid);
     free(o->free_slots);
@@ -295,6 +300,7 @@ void outbox_close(struct outbox *o)
     }
     pthread_mutex_unlock(&open_lock);
     finalize_all(o);
+    free(o->dead);
     free(o->gap_rows);
     free(o->slot_of_mid);
     free(o->free_slots);
@@ -426,10 +432,29 @@ static void queue_deletions(struct outbox *o)
     }
 }
 
+static int is_dead(const struct outbox *o, uint64_t seq)
+{
+    for (size_t i = 0; i < o->ndead; i++) {
+        if (o->dead[i][0] == seq) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static void reclaim(struct outbox *o)
 {
     uint64_t done = store_committed(o->store);
 
+    for (size_t i = 0; i < o->ndead;) {
+        if (o->dead[i][1] <= done) {
+            o->dead[i][0] = o->dead[o->ndead - 1][0];
+            o->dead[i][1] = o->dead[o->ndead - 1][1];
+            o->ndead--;
+        } else {
+            i++;
+        }
+    }
     for (unsigned i = 0; i < o->cfg.window; i++) {
         struct slot *sl = &o->slots[i];
 
@@ -494,13 +519,18 @@ static void delete_old_gap_rows(struct outbox *o)
     for (size_t g = 0; g < o->ngap_rows;) {
         struct store_val v = {.type = STORE_INT, .i = (int64_t) o->gap_rows[g]};
 
-        if (in_window(o, o->gap_rows[g])) {
+        uint64_t ticket;
+
+        if (in_window(o, o->gap_rows[g]) || o->ndead == o->cfg.window + 2) {
             g++;
             continue;
         }
-        if (store_write(o->store, sql_delete, &v, 1, NULL) < 0) {
+        if (store_write(o->store, sql_delete, &v, 1, &ticket) < 0) {
             return;
         }
+        o->dead[o->ndead][0] = o->gap_rows[g];
+        o->dead[o->ndead][1] = ticket;
+        o->ndead++;
         o->rows = o->rows > 0 ? o->rows - 1 : 0;
         declare(o, o->gap_rows[g], o->gap_rows[g]);
         o->gap_rows[g] = o->gap_rows[--o->ngap_rows];
@@ -646,8 +676,13 @@ static void cursor_next(struct outbox *o, struct cursor *c, int backlog)
             return;
         }
         seq = (uint64_t) sqlite3_column_int64(c->st, 0);
-        if (backlog && seq <= o->max_sent && in_window(o, seq)) {
-            o->bl_cur = seq; /* the transport resends it */
+        if ((backlog && seq <= o->max_sent && in_window(o, seq)) || is_dead(o, seq)) {
+            /* the transport resends it, or its deletion is on the way */
+            if (backlog) {
+                o->bl_cur = seq;
+            } else {
+                o->live_cur = seq;
+            }
             continue;
         }
         c->row = 1;
