@@ -402,6 +402,7 @@ def make_pki(tmp_path):
     return pki
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # paho 1.6's TLS context
 @pytest.mark.parametrize("client_cert", [False, True])
 def test_mqtt_tls_with_test_ca_delivers_and_wrong_ca_is_refused(
         pqgate, mosquitto, subscriber, tmp_path, client_cert):
