@@ -15,8 +15,9 @@
  *    messages keep flowing, also in seq order: of the sends made while both
  *    wait, the share cfg->replay_share goes to the backlog (a weighted
  *    alternation, see outbox_pump());
- *  - back-pressure: past cfg->budget_rows rows (or when the store's size
- *    budget deletes rows) the oldest rows are dropped and the transport's
+ *  - back-pressure: past cfg->budget_rows rows the oldest rows not sent yet
+ *    are dropped (never the window: those may still arrive), and when the
+ *    store's size budget deletes rows they are lost too; the transport's
  *    gap() hook is told the lost ranges, so the owner can queue a gap record
  *    (which the budget never drops); every sequence number is either
  *    delivered or inside a range some delivered gap record declares;
