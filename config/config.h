@@ -289,6 +289,43 @@ struct compliance_cfg {
     double isc_a; /* short-circuit current at the PCC */
 };
 
+/* modbus_server: the Modbus TCP server (own map and serial gateway),
+ * config/cfg_mbserver.c, docs/modbus-server.md */
+struct mbserver_gateway_cfg {
+    int enabled;              /* forward other unit ids to their bus */
+    int64_t cache_max_age_ns; /* answer reads from the poller's cache; 0: off */
+    int64_t timeout_ns;       /* of a forwarded request, queueing included */
+};
+
+struct mbserver_write_cfg {
+    int unit;  /* unit id the range applies to */
+    int first; /* 0-based addresses, inclusive */
+    int last;
+    char *clients; /* "127.0.0.1, 10.0.0.0/8": IPv4 addresses or prefixes */
+};
+
+struct mbserver_cfg {
+    int enabled;
+    char *bind; /* IPv4 address to listen on */
+    int port;
+    int unit_id; /* the gateway's own map (0 answers it too) */
+    int max_clients;
+    int64_t idle_timeout_ns; /* close a silent client; 0: never */
+    struct mbserver_gateway_cfg gateway;
+    struct cfg_list writes; /* struct mbserver_write_cfg */
+};
+
+/* An IPv4 address or prefix, host byte order. */
+struct cfg_cidr {
+    uint32_t net;
+    uint32_t mask;
+};
+
+/* Parse a list of IPv4 addresses and prefixes ("127.0.0.1, 10.0.0.0/8"),
+ * separated by commas or blanks.  Writes up to cap items to out and returns
+ * how many the list holds, or -PQ_ECONFIG.  cfg_mbserver.c. */
+int cfg_cidr_list(const char *s, struct cfg_cidr *out, size_t cap);
+
 /* logging */
 enum log_target_cfg {
     LOG_TARGET_STDERR,
@@ -309,6 +346,7 @@ struct pqgate_cfg {
     struct events_cfg events;
     struct capture_cfg capture;
     struct compliance_cfg compliance;
+    struct mbserver_cfg modbus_server;
     struct logging_cfg logging;
 };
 
@@ -322,6 +360,7 @@ extern const struct cfg_schema tcp_peer_schema;   /* cfg_modbus.c */
 extern const struct cfg_schema events_schema;     /* cfg_events.c */
 extern const struct cfg_schema capture_schema;    /* cfg_events.c */
 extern const struct cfg_schema compliance_schema; /* cfg_compliance.c */
+extern const struct cfg_schema mbserver_schema;   /* cfg_mbserver.c */
 
 /* Load and validate the daemon's config file with --set overrides.
  * Returns 0 and the config in *out (free with pqgate_cfg_free()), or a

@@ -15,6 +15,7 @@
 #include "config/log.h"
 #include "gateway/bus.h"
 #include "gateway/loop.h"
+#include "gateway/mbserver.h"
 #include "gateway/metrology.h"
 #include "gateway/status.h"
 #include "gateway/summary.h"
@@ -31,6 +32,7 @@ static const struct gw_component *const components[] = {
     &status_component,
     &metrology_component,
     &summary_component,
+    &mbserver_component,
 };
 
 #define N_COMPONENTS (sizeof(components) / sizeof(components[0]))
