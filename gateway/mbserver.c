@@ -528,6 +528,15 @@ static void serve_gateway(struct mbsrv *s, struct client *c, uint16_t tid, uint8
 
 /* ---- clients ----------------------------------------------------------------- */
 
+/* Make the counters visible to mbsrv_stats(): at the end of each poll round,
+ * and before a close the peer could see first. */
+static void publish_stats(struct mbsrv *s)
+{
+    pthread_mutex_lock(&s->mu);
+    s->snap = s->st;
+    pthread_mutex_unlock(&s->mu);
+}
+
 static void close_client(struct mbsrv *s, struct client *c, const char *why)
 {
     (void) s;
@@ -558,6 +567,7 @@ static int handle_frames(struct mbsrv *s, struct client *c)
 
         if (proto != 0 || len < 2 || len > MB_PDU_MAX + 1) {
             s->st.bad_frames++;
+            publish_stats(s);
             LOGF(LOG_INFO, "mbserver",
                  "client %s: bad MBAP header (protocol %d, length %d): closed", c->addr,
                  proto, len);
@@ -644,6 +654,7 @@ static void on_accept(struct mbsrv *s)
         return;
     }
     s->st.refused++;
+    publish_stats(s);
     if (s->st.refused == 1 || s->st.refused % 100 == 0) {
         char a[ADDR_CHARS];
 
@@ -714,9 +725,7 @@ static void *run(void *arg)
             }
         }
         check_idle(s);
-        pthread_mutex_lock(&s->mu);
-        s->snap = s->st;
-        pthread_mutex_unlock(&s->mu);
+        publish_stats(s);
     }
     return NULL;
 }
