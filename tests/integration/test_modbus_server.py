@@ -1,0 +1,372 @@
+"""The Modbus TCP server of a running gateway, with mbpoll as a real client:
+the own register map against what the simulated meter measures, exception
+codes, write refusal with its security line, several clients at once, and
+the documented map kept equal to `pqgate help modbus-map`."""
+
+import math
+import re
+import socket
+import struct
+import subprocess
+import time
+
+import pytest
+
+from conftest import REPO
+
+MBPOLL_TIMEOUT_S = 10
+VALUE = re.compile(r"^\[(\d+)\]:\s+(\S+)", re.M)
+
+# The feeder of the sim meter below (primary values).
+U = 230.0
+I = 60.0
+PF = 0.9
+H5_U, H5_I = 0.03, 0.20
+
+CONFIG = """\
+gateway:
+  id: gw-mbsrv
+meter:
+  source: sim
+  nominal_voltage: 230 V
+  nominal_frequency: 50 Hz
+  wiring: wye
+  ct: {{primary: 100 A, secondary: 5 A}}
+  sim:
+    realtime: true
+    sample_rate: 25.6 kHz
+    frequency: 50 Hz
+    voltage: 230 V
+    current: 60 A
+    power_factor: 0.9
+    harmonics:
+      - {{order: 5, voltage: 3 %, current: 20 %}}
+    noise: 0.05 %
+modbus_server:
+  enabled: {enabled}
+  bind: 127.0.0.1
+  port: {port}
+  max_clients: {max_clients}
+  writes:
+    - {{unit: 7, first: 100, last: 199, clients: "127.0.0.1"}}
+"""
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_config(tmp_path, enabled=True, max_clients=16):
+    port = free_port()
+    path = tmp_path / "mbsrv.yaml"
+    path.write_text(CONFIG.format(enabled="true" if enabled else "false", port=port,
+                                  max_clients=max_clients))
+    return path, port
+
+
+def mbpoll(port, unit, ref, count=1, kind="4", write=None, extra=()):
+    """Run mbpoll once (0-based references): a read of count values, or with
+    write the writing of those values; return (rc, stdout + stderr)."""
+    argv = ["mbpoll", "-m", "tcp", "-p", str(port), "-a", str(unit), "-0", "-r", str(ref),
+            "-t", kind, *extra, "-1"]
+    if write is None:
+        argv += ["-c", str(count), "127.0.0.1"]
+    else:
+        argv += ["127.0.0.1", *map(str, write)]
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=MBPOLL_TIMEOUT_S)
+    return p.returncode, p.stdout + p.stderr
+
+
+def read_values(port, unit, ref, count, kind="4"):
+    rc, out = mbpoll(port, unit, ref, count, kind, extra=("-B",) if "float" in kind
+                     else ())
+    assert rc == 0, out
+    vals = {int(a): b for a, b in VALUE.findall(out)}
+    assert len(vals) == count, out
+    return [vals[k] for k in sorted(vals)]
+
+
+def read_regs(port, ref, count):
+    return [int(v) for v in read_values(port, 255, ref, count)]
+
+
+def wait_good(port, quality_reg, timeout=10.0):
+    """Wait until a group's quality register reads 0 (every value good)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        q = read_regs(port, quality_reg, 1)[0]
+        if q == 0:
+            return
+        if time.monotonic() > deadline:
+            pytest.fail(f"quality register {quality_reg} still {q:#x} after {timeout} s")
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def server(pqgate, tmp_path):
+    path, port = write_config(tmp_path)
+    d = pqgate(path)
+    d.wait_for(rf"serving Modbus TCP on 127\.0\.0\.1:{port}")
+    d.port = port
+    yield d
+    d.stop()
+
+
+def test_mbpoll_reads_own_map_voltages_currents_frequency_as_measured(server):
+    port = server.port
+    wait_good(port, 1000)
+    wait_good(port, 1100)
+    wait_good(port, 1400)
+    u = [float(v) for v in read_values(port, 255, 1002, 3, "4:float")]
+    ull = [float(v) for v in read_values(port, 255, 1008, 3, "4:float")]
+    i = [float(v) for v in read_values(port, 255, 1102, 3, "4:float")]
+    f = float(read_values(port, 255, 1402, 1, "4:float")[0])
+    # RMS with the 5th harmonic; the line-line 5th is a negative-sequence
+    # harmonic, so |U_ll| = sqrt(3) x U_ln for it too
+    u_rms = U * math.sqrt(1 + H5_U ** 2)
+    for k in range(3):
+        assert u[k] == pytest.approx(u_rms, abs=0.15)
+        assert ull[k] == pytest.approx(math.sqrt(3) * u_rms, abs=0.3)
+        assert i[k] == pytest.approx(I * math.sqrt(1 + H5_I ** 2), abs=0.02)
+    assert f == pytest.approx(50.0, abs=0.001)
+    # the same registers through function 4
+    u4 = [float(v) for v in read_values(port, 255, 1002, 3, "3:float")]
+    for k in range(3):
+        assert u4[k] == pytest.approx(u_rms, abs=0.15)
+
+
+def test_mbpoll_reads_active_power_and_pf_as_measured(server):
+    port = server.port
+    wait_good(port, 1200)
+    p = [float(v) for v in read_values(port, 255, 1202, 4, "4:float")]
+    pf = [float(v) for v in read_values(port, 255, 1302, 4, "4:float")]
+    # fundamental power U I PF per phase; the 5th harmonic adds U5 I5 cos(phi5)
+    # with |cos| <= 1: bound it instead of guessing the simulator's angle
+    p1 = U * I * PF
+    p5_max = U * H5_U * I * H5_I
+    for k in range(3):
+        assert abs(p[k] - p1) <= p5_max + 0.005 * p1
+    assert p[3] == pytest.approx(sum(p[:3]), rel=1e-4)
+    assert 0.8 < pf[3] <= 0.9 + 0.01
+
+
+def test_mbpoll_reads_energy_as_int64_wh_growing_with_power(server):
+    port = server.port
+    wait_good(port, 2000)
+    wait_good(port, 1200)
+
+    def wh():
+        w = read_regs(port, 2002, 4)
+        return struct.unpack(">q", struct.pack(">4H", *w))[0]
+
+    p_total = float(read_values(port, 255, 1208, 1, "4:float")[0])
+    e0, t0 = wh(), time.monotonic()
+    time.sleep(4.0)
+    e1, t1 = wh(), time.monotonic()
+    assert e0 > 0
+    # published once a second: allow 1.5 s of power for the granularity and
+    # the time mbpoll takes
+    assert e1 - e0 == pytest.approx(p_total * (t1 - t0) / 3600, abs=p_total * 1.5 / 3600)
+    # received energy: none on a load that draws power
+    rec = read_regs(port, 2006, 4)
+    assert struct.unpack(">q", struct.pack(">4H", *rec))[0] == 0
+
+
+def test_mbpoll_header_says_no_device_blocks(server):
+    assert read_regs(server.port, 0, 5) == [1, 0, 10000, 200, 99]
+
+
+def test_mbpoll_address_outside_map_gets_illegal_data_address(server):
+    rc, out = mbpoll(server.port, 255, 5000, 4)
+    assert rc != 0
+    assert "Illegal data address" in out, out
+    # a float read running past the end of the voltage group
+    rc, out = mbpoll(server.port, 255, 1000, 8, "4:float")
+    assert rc != 0
+    assert "Illegal data address" in out, out
+
+
+def test_mbpoll_unit_on_no_bus_gets_gateway_path_unavailable(server):
+    rc, out = mbpoll(server.port, 9, 0, 2)
+    assert rc != 0
+    assert "Gateway path unavailable" in out, out
+
+
+def test_mbpoll_write_to_own_map_is_refused_and_logged(server):
+    mark = server.mark()
+    rc, out = mbpoll(server.port, 255, 1002, write=[12])
+    assert rc != 0
+    assert "Illegal function" in out, out
+    server.wait_for(r"modbus_write_refused from 127\.0\.0\.1: function 6 to unit 255",
+                    since=mark)
+
+
+def test_mbpoll_write_to_unit_on_no_bus_is_refused(server):
+    rc, out = mbpoll(server.port, 7, 150, write=[1])
+    assert rc != 0
+    assert "Gateway path unavailable" in out, out
+
+
+def raw_read(sock, tid, ref, count):
+    """One function 3 read on an open connection; the registers."""
+    sock.sendall(struct.pack(">HHHBBHH", tid, 0, 6, 255, 3, ref, count))
+    answer = b""
+    while len(answer) < 9 + 2 * count:
+        chunk = sock.recv(512)
+        assert chunk, "connection closed"
+        answer += chunk
+    assert struct.unpack(">H", answer[:2])[0] == tid
+    assert answer[7] == 3, answer
+    return struct.unpack(f">{count}H", answer[9:9 + 2 * count])
+
+
+def test_several_mbpoll_clients_at_once_all_get_answers(server):
+    port = server.port
+    wait_good(port, 1000)
+    # four connections held open the whole time, eight mbpoll runs at once
+    held = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(4)]
+    try:
+        for k, s in enumerate(held):
+            assert raw_read(s, k, 0, 5) == (1, 0, 10000, 200, 99)
+        procs = [subprocess.Popen(["mbpoll", "-m", "tcp", "-p", str(port), "-a", "255", "-0",
+                                   "-r", "1002", "-c", "3", "-t", "4:float", "-B", "-1",
+                                   "127.0.0.1"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                 for _ in range(8)]
+        u_rms = U * math.sqrt(1 + H5_U ** 2)
+        for p in procs:
+            out, _ = p.communicate(timeout=MBPOLL_TIMEOUT_S)
+            assert p.returncode == 0, out
+            vals = [float(v) for _, v in VALUE.findall(out)]
+            assert len(vals) == 3, out
+            for v in vals:
+                assert v == pytest.approx(u_rms, abs=0.15)
+        for k, s in enumerate(held):
+            q, _, hi, lo = raw_read(s, 100 + k, 1000, 4)
+            assert q == 0
+            u = struct.unpack(">f", struct.pack(">HH", hi, lo))[0]
+            assert u == pytest.approx(u_rms, abs=0.15)
+    finally:
+        for s in held:
+            s.close()
+
+
+def test_client_over_max_clients_is_refused_others_served(pqgate, tmp_path):
+    path, port = write_config(tmp_path, max_clients=2)
+    d = pqgate(path)
+    d.wait_for(rf"serving Modbus TCP on 127\.0\.0\.1:{port}")
+    held = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(2)]
+    try:
+        # make sure both are accepted before the third arrives
+        for s in held:
+            s.sendall(struct.pack(">HHHBBHH", 1, 0, 6, 255, 3, 0, 1))
+            assert len(s.recv(64)) == 11
+        extra = socket.create_connection(("127.0.0.1", port), timeout=5)
+        assert extra.recv(16) == b""  # closed by the server
+        extra.close()
+        d.wait_for(r"connection from 127\.0\.0\.1 refused: 2 clients connected")
+    finally:
+        for s in held:
+            s.close()
+    # once they are gone a new client is served
+    deadline = time.monotonic() + 5
+    while True:
+        rc, out = mbpoll(port, 255, 0, 1)
+        if rc == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert rc == 0, out
+    d.stop()
+
+
+def test_bad_mbap_header_closes_only_that_client(server):
+    good = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    bad = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    bad.sendall(struct.pack(">HHHBBHH", 1, 7, 6, 255, 3, 0, 1))  # protocol id 7
+    assert bad.recv(16) == b""
+    good.sendall(struct.pack(">HHHBBHH", 0x4242, 0, 6, 255, 3, 0, 1))
+    answer = good.recv(64)
+    assert answer[:2] == b"\x42\x42" and answer[7] == 3, answer
+    good.close()
+    bad.close()
+    server.wait_for(r"bad MBAP header \(protocol 7, length 6\): closed")
+
+
+def test_disabled_server_does_not_listen(pqgate, tmp_path):
+    path, port = write_config(tmp_path, enabled=False)
+    d = pqgate(path)
+    d.wait_for(r"started")
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    d.stop()
+
+
+def test_port_in_use_stops_the_daemon_with_a_clear_error(pqgate, tmp_path):
+    path, port = write_config(tmp_path)
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", port))
+        s.listen(1)
+        d = pqgate(path)
+        d.wait_for(rf"cannot serve Modbus TCP on 127\.0\.0\.1:{port}: Address already in use")
+        rc, _ = d.wait_exit(10)
+        assert rc == 1
+
+
+def test_bad_writes_clients_is_a_config_error_with_location(pqgate_cli, tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("gateway: {id: gw}\nmodbus_server:\n  enabled: true\n  writes:\n"
+                    "    - {unit: 7, first: 10, last: 5, clients: \"10.0.0.300\"}\n"
+                    "    - {unit: 255, first: 0, last: 5, clients: \"127.0.0.1\"}\n")
+    rc, out, err = pqgate_cli("check-config", path)
+    assert rc == 1
+    assert re.search(r"bad\.yaml:5:\d+: modbus_server\.writes\[0\]\.clients: expected IPv4",
+                     err), err
+    assert re.search(r"bad\.yaml:6:\d+: modbus_server\.writes\[1\]\.unit: unit 255 is the "
+                     r"gateway's own map", err), err
+
+
+def test_bad_writes_range_is_a_config_error_with_location(pqgate_cli, tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("gateway: {id: gw}\nmodbus_server:\n  writes:\n"
+                    "    - {unit: 7, first: 10, last: 5, clients: \"10.0.0.1\"}\n")
+    rc, out, err = pqgate_cli("check-config", path)
+    assert rc == 1
+    assert re.search(r"bad\.yaml:4:\d+: modbus_server\.writes\[0\]\.last: last \(5\) is "
+                     r"below first \(10\)", err), err
+
+
+def test_help_modbus_map_with_config_lists_device_blocks(pqgate_cli, tmp_path):
+    path = tmp_path / "fleet.yaml"
+    path.write_text("""\
+gateway: {id: gw}
+buses:
+  - name: bus1
+    device: /dev/ttyUSB9
+    devices:
+      - {name: main, unit: 1}
+      - {name: hvac, unit: 2}
+peers:
+  - name: plant
+    host: 127.0.0.1
+    devices:
+      - {name: pv, unit: 3}
+""")
+    rc, out, err = pqgate_cli("help", "modbus-map", "--config", path)
+    assert rc == 0, err
+    assert "| 0 | bus1.main/ | 1 | 10000-10199 |" in out
+    assert "| 1 | bus1.hvac/ | 2 | 10200-10399 |" in out
+    assert "| 2 | plant.pv/ | 3 | 10400-10599 |" in out
+
+
+def test_docs_modbus_map_matches_the_table(pqgate_cli):
+    """docs/modbus-map.md ends with `pqgate help modbus-map`: keep them equal."""
+    rc, out, err = pqgate_cli("help", "modbus-map")
+    assert rc == 0, err
+    doc = (REPO / "docs" / "modbus-map.md").read_text()
+    marker = "<!-- generated by `pqgate help modbus-map`: do not edit below -->\n"
+    assert marker in doc
+    assert doc.split(marker, 1)[1] == out, (
+        "docs/modbus-map.md is out of date: regenerate its table with "
+        "build/pqgate help modbus-map")
