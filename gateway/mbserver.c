@@ -619,6 +619,7 @@ static void on_writable(struct mbsrv *s, struct client *c)
         return;
     }
     if (n > 0) {
+        c->last_ns = loop_mono_ns(); /* idle counts from the last answer too */
         memmove(c->tx, c->tx + n, c->txlen - (size_t) n);
         c->txlen -= (size_t) n;
         /* frames left waiting for room */

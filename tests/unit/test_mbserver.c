@@ -297,7 +297,6 @@ static size_t raw_recv(int fd, uint16_t *tid, uint8_t *unit, uint8_t *pdu)
     return len;
 }
 
-
 /* ---- the own map --------------------------------------------------------------- */
 
 static void test_mbserver_fn3_and_fn4_read_own_map_floats(void **state)
@@ -733,6 +732,31 @@ static void test_mbserver_stop_with_request_on_the_bus_frees_on_last_answer(void
     fake_release(-ECANCELED); /* the port stops later: frees the server (ASan) */
 }
 
+static void test_mbserver_idle_client_is_closed_busy_one_is_not(void **state)
+{
+    struct fix *f = *state;
+    struct mbserver_cfg cfg = f->cfg;
+    struct mbsrv *s;
+    static const uint8_t rd[] = {3, 0, 0, 0, 1};
+    uint8_t buf[16], pdu[MB_PDU_MAX], unit;
+    uint16_t tid;
+    int idle, busy;
+
+    cfg.idle_timeout_ns = 100000000LL; /* 100 ms */
+    assert_int_equal(mbsrv_start(&cfg, f->bus, NULL, 0, &fake_ops, &s), 0);
+    idle = raw_connect(mbsrv_port(s));
+    busy = raw_connect(mbsrv_port(s));
+    raw_send(busy, 1, 11, rd, sizeof(rd)); /* held on the bus: not idle */
+    wait_held();
+    assert_int_equal(recv(idle, buf, sizeof(buf), 0), 0); /* closed by the server */
+    fake_release(0);
+    assert_int_equal(raw_recv(busy, &tid, &unit, pdu), 4);
+    assert_int_equal(tid, 1);
+    close(idle);
+    close(busy);
+    mbsrv_stop(s);
+}
+
 static void test_mbserver_port_in_use_fails_to_start(void **state)
 {
     struct fix *f = *state;
@@ -772,6 +796,7 @@ int main(void)
         T(test_mbserver_oversized_length_closes_the_client),
         T(test_mbserver_client_over_max_clients_is_refused),
         T(test_mbserver_stop_with_request_on_the_bus_frees_on_last_answer),
+        T(test_mbserver_idle_client_is_closed_busy_one_is_not),
         T(test_mbserver_port_in_use_fails_to_start),
     };
 
