@@ -55,7 +55,7 @@ extern int evlog_security(int severity, const char *user, const char *remote,
     __attribute__((weak, format(printf, 5, 6)));
 
 #define MBAP_HDR   7
-#define ADU_MAX    (MBAP_HDR + MB_PDU_MAX - 1) /* 260 bytes */
+#define ADU_MAX    (MBAP_HDR + MB_PDU_MAX) /* 260 bytes: header with unit id + PDU */
 #define TX_CAP     (ADU_MAX * (MBSRV_PIPELINE + 2))
 #define POLL_MS    500
 #define ADDR_CHARS INET_ADDRSTRLEN

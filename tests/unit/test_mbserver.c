@@ -57,9 +57,17 @@ static void answer_now(const uint8_t *pdu, size_t len, mb_done_fn done, void *ct
 {
     uint8_t a[MB_PDU_MAX];
 
-    if (pdu[0] == 3 || pdu[0] == 4) {
+    if ((pdu[0] == 3 || pdu[0] == 4) && len != 5) {
+        done(ctx, -PQ_EFRAME, NULL, 0);
+    } else if (pdu[0] == 3 || pdu[0] == 4) {
         int addr = (pdu[1] << 8) | pdu[2], n = (pdu[3] << 8) | pdu[4];
 
+        if (n < 1 || n > 125) {
+            a[0] = (uint8_t) (pdu[0] | 0x80);
+            a[1] = 3;
+            done(ctx, 0, a, 2);
+            return;
+        }
         a[0] = pdu[0];
         a[1] = (uint8_t) (2 * n);
         for (int i = 0; i < n; i++) {
@@ -681,6 +689,25 @@ static void test_mbserver_bad_protocol_id_closes_that_client_only(void **state)
     assert_int_equal(st.bad_frames, 1);
 }
 
+/* The largest legal ADU is 260 bytes (a 253-byte PDU): it must be read
+ * whole and answered. */
+static void test_mbserver_largest_legal_frame_is_answered(void **state)
+{
+    struct fix *f = *state;
+    int fd = raw_connect(f->port);
+    uint8_t big[MB_PDU_MAX], pdu[MB_PDU_MAX], unit;
+    uint16_t tid;
+
+    memset(big, 0x55, sizeof(big));
+    big[0] = 0x41; /* no such function */
+    raw_send(fd, 9, 255, big, sizeof(big));
+    assert_int_equal(raw_recv(fd, &tid, &unit, pdu), 2);
+    assert_int_equal(tid, 9);
+    assert_int_equal(pdu[0], 0xC1);
+    assert_int_equal(pdu[1], MB_EX_ILLEGAL_FUNCTION);
+    close(fd);
+}
+
 static void test_mbserver_oversized_length_closes_the_client(void **state)
 {
     struct fix *f = *state;
@@ -691,6 +718,48 @@ static void test_mbserver_oversized_length_closes_the_client(void **state)
     assert_int_equal(send(bad, frame, sizeof(frame), 0), (ssize_t) sizeof(frame));
     assert_int_equal(recv(bad, buf, sizeof(buf), 0), 0);
     close(bad);
+}
+
+/* Random bytes, and frames with valid headers and random PDUs (every
+ * function code, short and long), from one client after another: the server
+ * answers or closes each, and still serves a good client afterwards. */
+static void test_mbserver_random_input_never_stops_the_server(void **state)
+{
+    struct fix *f = *state;
+    uint32_t seed = 12345;
+    uint8_t buf[300], in[512];
+    uint16_t r[1];
+    modbus_t *good;
+
+    for (int round = 0; round < 200; round++) {
+        int fd = raw_connect(f->port);
+        struct timeval tv = {.tv_usec = 200000};
+        size_t n;
+
+        seed = seed * 1103515245u + 12345u;
+        n = 1 + (seed >> 8) % sizeof(buf);
+        for (size_t i = 0; i < n; i++) {
+            seed = seed * 1103515245u + 12345u;
+            buf[i] = (uint8_t) (seed >> 16);
+        }
+        if (round % 2) { /* a well-formed header around a random PDU */
+            size_t pdu = n > 8 ? (n - 7 > MB_PDU_MAX ? MB_PDU_MAX : n - 7) : 1;
+
+            buf[2] = buf[3] = 0;
+            buf[4] = (uint8_t) ((pdu + 1) >> 8);
+            buf[5] = (uint8_t) (pdu + 1);
+            buf[6] = round % 4 == 1 ? 255 : 7; /* own map or forwarded */
+            n = pdu + 7;
+        }
+        assert_int_equal(send(fd, buf, n, MSG_NOSIGNAL), (ssize_t) n);
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        (void) !recv(fd, in, sizeof(in), 0); /* an answer, a close or nothing */
+        close(fd);
+    }
+    good = mb_client(f->port, 255);
+    assert_int_equal(modbus_read_registers(good, 0, 1, r), 1);
+    assert_int_equal(r[0], MBMAP_VERSION);
+    mb_close(good);
 }
 
 static void test_mbserver_client_over_max_clients_is_refused(void **state)
@@ -793,7 +862,9 @@ int main(void)
         T(test_mbserver_held_request_does_not_block_another_client),
         T(test_mbserver_pipelined_requests_answer_in_completion_order),
         T(test_mbserver_bad_protocol_id_closes_that_client_only),
+        T(test_mbserver_largest_legal_frame_is_answered),
         T(test_mbserver_oversized_length_closes_the_client),
+        T(test_mbserver_random_input_never_stops_the_server),
         T(test_mbserver_client_over_max_clients_is_refused),
         T(test_mbserver_stop_with_request_on_the_bus_frees_on_last_answer),
         T(test_mbserver_idle_client_is_closed_busy_one_is_not),
