@@ -5,6 +5,7 @@ the documented map kept equal to `pqgate help modbus-map`."""
 
 import math
 import re
+import signal
 import socket
 import struct
 import subprocess
@@ -292,6 +293,15 @@ def test_bad_mbap_header_closes_only_that_client(server):
     good.close()
     bad.close()
     server.wait_for(r"bad MBAP header \(protocol 7, length 6\): closed")
+
+
+def test_reload_keeps_serving_on_the_same_port(server):
+    assert read_regs(server.port, 0, 1) == [1]
+    mark = server.mark()
+    server.send_signal(signal.SIGHUP)
+    server.wait_for(r"config reloaded", since=mark)
+    server.wait_for(rf"serving Modbus TCP on 127\.0\.0\.1:{server.port}", since=mark)
+    assert read_regs(server.port, 0, 5) == [1, 0, 10000, 200, 99]
 
 
 def test_disabled_server_does_not_listen(pqgate, tmp_path):
