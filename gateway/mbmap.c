@@ -336,6 +336,9 @@ static void add_dev_channel(struct mbmap *m, int ch, const char *name)
         if (strncmp(name, v->prefix, v->plen) != 0) {
             continue;
         }
+        if (strncmp(name + v->plen, "health/", 7) == 0) {
+            return; /* the master's health figures are not values of the device */
+        }
         if (v->n < MBMAP_DEV_VALUES) {
             v->ids[v->n++] = ch;
         } else {

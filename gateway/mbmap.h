@@ -10,7 +10,8 @@
  * serial buses' devices, then the TCP peers') has a block at
  * MBMAP_DEV_BASE + MBMAP_DEV_STRIDE * d holding its quality, its number of
  * channels and up to MBMAP_DEV_VALUES float32 values of its channels in the
- * order they were registered on the channel bus (profile order).
+ * order they were registered on the channel bus (profile order; the
+ * master's "<prefix>health/..." figures are left out).
  * `pqgate help modbus-map` prints the table (docs/modbus-map.md holds it).
  *
  * Addresses are 0-based protocol addresses, as on the wire (Modbus
