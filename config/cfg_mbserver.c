@@ -152,10 +152,10 @@ static const struct cfg_field gateway_fields[] = {
      .type = CFG_DURATION,
      .offset = offsetof(struct mbserver_gateway_cfg, timeout_ns),
      .flags = CFG_RANGE,
-     .min = 0.01,
+     .min = 0,
      .max = 60,
-     .def = "1s",
-     .doc = "answer 0x0B when the device has not answered by then"},
+     .def = "0",
+     .doc = "response timeout of a forwarded request (then 0x0B); 0: the device's"},
     {0},
 };
 

@@ -294,7 +294,8 @@ struct compliance_cfg {
 struct mbserver_gateway_cfg {
     int enabled;              /* forward other unit ids to their bus */
     int64_t cache_max_age_ns; /* answer reads from the poller's cache; 0: off */
-    int64_t timeout_ns;       /* of a forwarded request, queueing included */
+    int64_t timeout_ns;       /* response timeout of a forwarded request; 0: the
+                                 device's own */
 };
 
 struct mbserver_write_cfg {

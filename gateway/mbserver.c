@@ -376,16 +376,19 @@ static void on_done(void *ctx, int rc, const uint8_t *pdu, size_t len)
     }
 }
 
-/* rc of a forwarded request -> exception code (0: the PDU is the answer). */
+/* rc of a forwarded request -> exception code (0: the PDU is the answer).
+ * The device did not answer (in time, or intelligibly): 0x0B; the path to
+ * it is not there (the port is stopping, the serial port or the link is
+ * gone): 0x0A (Modbus Application Protocol V1.1b3, 7). */
 static uint8_t forward_exception(int rc, size_t len)
 {
     if (rc == 0) {
         return len ? 0 : MB_EX_GW_TARGET;
     }
-    if (rc == -ECANCELED) {
-        return MB_EX_GW_PATH; /* the port is stopping */
+    if (rc == -ETIMEDOUT || rc == -PQ_EFRAME) {
+        return MB_EX_GW_TARGET;
     }
-    return MB_EX_GW_TARGET; /* -ETIMEDOUT, -PQ_EFRAME and the like */
+    return MB_EX_GW_PATH; /* -ECANCELED, -ENOENT, -ECONNREFUSED, ... */
 }
 
 static void drain_done(struct mbsrv *s)
@@ -523,7 +526,9 @@ static void serve_gateway(struct mbsrv *s, struct client *c, uint16_t tid, uint8
     c->inflight--;
     p->used = 0;
     put_exception(s, c, tid, unit, fn,
-                  rc == -PQ_EFULL ? MB_EX_BUSY : MB_EX_ILLEGAL_VALUE);
+                  rc == -PQ_EFULL ? MB_EX_BUSY
+                  : rc == -EINVAL ? MB_EX_ILLEGAL_VALUE
+                                  : MB_EX_GW_PATH);
 }
 
 /* ---- clients ----------------------------------------------------------------- */

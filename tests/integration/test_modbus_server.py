@@ -413,13 +413,13 @@ buses:
     parity: none
     timeout: 200ms
     devices:
-      - {{name: meter1, unit: 1, poll: 1s}}
-      - {{name: silent, unit: 2, poll: 1s}}
+      - {{name: meter1, unit: 1, profile: generic-float32, poll: 1s}}
+      - {{name: silent, unit: 2, profile: generic-float32, poll: 1s}}
 modbus_server:
   enabled: true
   bind: 127.0.0.1
   port: {port}
-  gateway: {{timeout: 1s}}
+  gateway: {{timeout: 1s, cache_max_age: {cache}}}
   writes:
     - {{unit: 1, first: 100, last: 199, clients: "127.0.0.1"}}
 """
@@ -461,11 +461,10 @@ def rtu_bus(tmp_path):
                 p.wait(timeout=5)
 
 
-@pytest.fixture
-def gateway(pqgate, tmp_path, rtu_bus):
+def start_gateway(pqgate, tmp_path, tty, cache="0"):
     port = free_port()
     path = tmp_path / "gw.yaml"
-    path.write_text(GW_CONFIG.format(tty=rtu_bus, port=port))
+    path.write_text(GW_CONFIG.format(tty=tty, port=port, cache=cache))
     d = pqgate(path)
     m = d.wait_for(rf"serving Modbus TCP on 127\.0\.0\.1:{port}.*gateway (.*), \d+ writable")
     if "no master in this build" in m.group(1):
@@ -473,6 +472,12 @@ def gateway(pqgate, tmp_path, rtu_bus):
         pytest.skip("the Modbus master (drivers/modbus/mb_port.c, gateway/modbus.c) is "
                     "not in this build yet")
     d.port = port
+    return d
+
+
+@pytest.fixture
+def gateway(pqgate, tmp_path, rtu_bus):
+    d = start_gateway(pqgate, tmp_path, rtu_bus)
     yield d
     d.stop()
 
@@ -521,3 +526,23 @@ def test_several_mbpoll_clients_through_gateway_share_the_bus(gateway):
         assert p.returncode == 0, out
         vals = [int(v) for _, v in VALUE.findall(out)]
         assert vals == [1000 + 10 * k + i for i in range(4)], out
+
+
+def test_gateway_cache_answers_reads_the_poller_holds(pqgate, tmp_path, rtu_bus):
+    d = start_gateway(pqgate, tmp_path, rtu_bus, cache="5s")
+    # the poller has read meter1 once its block in the own map is good:
+    # generic-float32 has 32 values, the first from registers 0 and 1
+    deadline = time.monotonic() + 10
+    while read_regs(d.port, 10000, 2) != [0, 32]:
+        assert time.monotonic() < deadline, read_regs(d.port, 10000, 2)
+        time.sleep(0.1)
+    # the device block mirrors the device: float32 words pass through unchanged
+    assert read_regs(d.port, 10002, 4) == [1000, 1001, 1002, 1003]
+    assert [int(v) for v in read_values(d.port, 1, 0, 10)] == list(range(1000, 1010))
+    # past what the profile polls (64 registers): asks the device
+    assert [int(v) for v in read_values(d.port, 1, 100, 2)] == [1100, 1101]
+    mark = d.mark()
+    d.stop()
+    m = re.search(r"mbserver: stopped: .* (\d+) forwarded, (\d+) from cache", d.log(mark))
+    assert m, d.log(mark)
+    assert (int(m.group(1)), int(m.group(2))) == (1, 1)

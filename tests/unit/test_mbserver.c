@@ -31,7 +31,8 @@
 
 /* ---- a fake master ------------------------------------------------------------- *
  * unit 7 and 12: answer at once (reads: 0x1000 + address; writes: echo)
- * unit 8: times out; unit 10: queue full; unit 11: held until released */
+ * unit 8: times out; unit 10: queue full; unit 11: held until released;
+ * unit 13: its serial port is missing */
 
 static char fake_port_storage;
 #define FAKE_PORT ((struct mb_port *) (void *) &fake_port_storage)
@@ -49,8 +50,17 @@ static struct {
 static struct mb_port *fake_route(int unit, int *dev)
 {
     *dev = unit;
-    return unit == 7 || unit == 8 || unit == 10 || unit == 11 || unit == 12 ? FAKE_PORT
-                                                                            : NULL;
+    switch (unit) {
+    case 7:
+    case 8:
+    case 10:
+    case 11:
+    case 12:
+    case 13:
+        return FAKE_PORT;
+    default:
+        return NULL;
+    }
 }
 
 static void answer_now(const uint8_t *pdu, size_t len, mb_done_fn done, void *ctx)
@@ -104,6 +114,8 @@ static int fake_submit(struct mb_port *p, int unit, const uint8_t *pdu, size_t l
     pthread_mutex_unlock(&fake.mu);
     if (unit == 8) {
         done(ctx, -ETIMEDOUT, NULL, 0);
+    } else if (unit == 13) {
+        done(ctx, -ENOENT, NULL, 0); /* the serial port is gone */
     } else {
         answer_now(pdu, len, done, ctx);
     }
@@ -439,6 +451,18 @@ static void test_mbserver_silent_device_gets_exception_0b(void **state)
 
     assert_int_equal(modbus_read_registers(mb, 0, 2, r), -1);
     assert_int_equal(errno, EMBXGTAR);
+    mb_close(mb);
+}
+
+static void test_mbserver_missing_serial_port_gets_exception_0a(void **state)
+{
+    struct fix *f = *state;
+    modbus_t *mb = mb_client(f->port, 13);
+    uint16_t r[2];
+
+    assert_int_equal(modbus_read_registers(mb, 0, 2, r), -1);
+    assert_int_equal(errno, EMBXGPATH);
+    assert_int_equal(fake.submits, 1);
     mb_close(mb);
 }
 
@@ -850,6 +874,7 @@ int main(void)
         T(test_mbserver_unit_on_no_bus_gets_exception_0a),
         T(test_mbserver_forwarded_read_returns_device_answer_with_client_tid),
         T(test_mbserver_silent_device_gets_exception_0b),
+        T(test_mbserver_missing_serial_port_gets_exception_0a),
         T(test_mbserver_full_port_queue_gets_exception_06),
         T(test_mbserver_cached_read_is_answered_without_the_bus),
         T(test_mbserver_diagnostics_are_not_forwarded),
