@@ -16,6 +16,7 @@ import pytest
 from conftest import REPO
 
 MBPOLL_TIMEOUT_S = 10
+MBPOLL_WAIT_S = "3"  # mbpoll's response timeout: above any queueing on a loaded machine
 VALUE = re.compile(r"^\[(\d+)\]:\s+(\S+)", re.M)
 
 # The feeder of the sim meter below (primary values).
@@ -71,7 +72,7 @@ def mbpoll(port, unit, ref, count=1, kind="4", write=None, extra=()):
     """Run mbpoll once (0-based references): a read of count values, or with
     write the writing of those values; return (rc, stdout + stderr)."""
     argv = ["mbpoll", "-m", "tcp", "-p", str(port), "-a", str(unit), "-0", "-r", str(ref),
-            "-t", kind, *extra, "-1"]
+            "-t", kind, "-o", MBPOLL_WAIT_S, *extra, "-1"]
     if write is None:
         argv += ["-c", str(count), "127.0.0.1"]
     else:
@@ -232,7 +233,8 @@ def test_several_mbpoll_clients_at_once_all_get_answers(server):
         for k, s in enumerate(held):
             assert raw_read(s, k, 0, 5) == (1, 0, 10000, 200, 99)
         procs = [subprocess.Popen(["mbpoll", "-m", "tcp", "-p", str(port), "-a", "255", "-0",
-                                   "-r", "1002", "-c", "3", "-t", "4:float", "-B", "-1",
+                                   "-r", "1002", "-c", "3", "-t", "4:float", "-B", "-o",
+                                   MBPOLL_WAIT_S, "-1",
                                    "127.0.0.1"],
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
                  for _ in range(8)]
@@ -419,7 +421,7 @@ modbus_server:
   enabled: true
   bind: 127.0.0.1
   port: {port}
-  gateway: {{timeout: 1s, cache_max_age: {cache}}}
+  gateway: {{cache_max_age: {cache}}}  # timeout: the device's (200 ms)
   writes:
     - {{unit: 1, first: 100, last: 199, clients: "127.0.0.1"}}
 """
@@ -518,7 +520,8 @@ def test_mbpoll_through_gateway_write_outside_range_is_refused(gateway):
 
 def test_several_mbpoll_clients_through_gateway_share_the_bus(gateway):
     procs = [subprocess.Popen(["mbpoll", "-m", "tcp", "-p", str(gateway.port), "-a", "1",
-                               "-0", "-r", str(10 * k), "-c", "4", "-1", "127.0.0.1"],
+                               "-0", "-r", str(10 * k), "-c", "4", "-o", MBPOLL_WAIT_S, "-1",
+                               "127.0.0.1"],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
              for k in range(6)]
     for k, p in enumerate(procs):
