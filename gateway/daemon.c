@@ -16,6 +16,7 @@
 #include "gateway/bus.h"
 #include "gateway/loop.h"
 #include "gateway/metrology.h"
+#include "gateway/modbus.h"
 #include "gateway/status.h"
 #include "gateway/summary.h"
 #include "pq/err.h"
@@ -30,6 +31,7 @@
 static const struct gw_component *const components[] = {
     &status_component,
     &metrology_component,
+    &modbus_component,
     &summary_component,
 };
 
