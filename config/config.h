@@ -319,6 +319,7 @@ struct logging_cfg {
     int level;          /* syslog level, LOG_EMERG..LOG_DEBUG */
     int target;         /* enum log_target_cfg */
     int64_t summary_ns; /* log the live values this often; 0: never */
+    char *channels_file; /* every channel as JSON, each second; "": none */
 };
 
 struct pqgate_cfg {
