@@ -91,6 +91,14 @@ int gw_modbus_plan(const struct mb_profile *prof, struct mb_read **out, size_t *
  * (logged). */
 int gw_modbus_dev_attach(struct mdev *md, struct mb_profile *prof);
 
+/* modbus_sunspec.c: one read through port p's queue (mb_port_submit()),
+ * waiting for the answer; any thread but a port's own.  Registers go to
+ * regs (fn 3, 4), bits one per byte to bits (fn 1, 2).  Returns 0,
+ * -PQ_EREFUSED with the code in *exception, -ETIMEDOUT, -PQ_EFRAME,
+ * -ECANCELED (port stopping), -PQ_EFULL (queue full) or -EINVAL. */
+int gw_modbus_read(struct mb_port *p, int unit, const struct mb_read *rd, uint16_t *regs,
+                   uint8_t *bits, uint8_t *exception);
+
 /* modbus_sunspec.c: one thread that discovers the SunSpec devices of m
  * (those with md->sunspec set) through mb_port_submit(), then hands each
  * its reads with mb_port_set_reads(); a device not found yet is tried

@@ -1,5 +1,6 @@
 /* modbus_sunspec.c - SunSpec devices: find their model chain through the
- * port's queue, then give them their reads.
+ * port's queue, then give them their reads; and the synchronous read
+ * through a port's queue that the discovery and modbus-scan use.
  *
  * Discovery needs answers before it can ask the next question (the header,
  * then each model's id and length), so it runs on a thread of its own that
@@ -79,21 +80,56 @@ static int submit_sync(struct mb_port *p, int unit, const uint8_t *pdu, size_t l
     return rc;
 }
 
+/* Modbus Application Protocol V1.1b3, 6.1-6.4: read coils, discrete
+ * inputs, holding and input registers; 7: an exception answer is the
+ * function code | 0x80 and one exception code. */
+int gw_modbus_read(struct mb_port *p, int unit, const struct mb_read *rd, uint16_t *regs,
+                   uint8_t *bits, uint8_t *exception)
+{
+    uint8_t req[5] = {rd->fn, (uint8_t) (rd->addr >> 8), (uint8_t) rd->addr,
+                      (uint8_t) (rd->count >> 8), (uint8_t) rd->count};
+    int is_bits = rd->fn == MB_FN_COILS || rd->fn == MB_FN_DISCRETE;
+    size_t bytes = is_bits ? ((size_t) rd->count + 7) / 8 : 2 * (size_t) rd->count;
+    struct sync_req r;
+    int rc;
+
+    *exception = 0;
+    if (!p || (is_bits ? !bits : !regs)) {
+        return -EINVAL;
+    }
+    rc = submit_sync(p, unit, req, sizeof(req), &r);
+    if (rc < 0) {
+        return rc;
+    }
+    if (r.len == 2 && r.pdu[0] == (rd->fn | 0x80)) {
+        *exception = r.pdu[1];
+        return -PQ_EREFUSED;
+    }
+    if (r.len != 2 + bytes || r.pdu[0] != rd->fn || r.pdu[1] != bytes) {
+        return -PQ_EFRAME;
+    }
+    for (size_t i = 0; i < rd->count; i++) {
+        if (is_bits) {
+            bits[i] = (uint8_t) (r.pdu[2 + i / 8] >> (i % 8) & 1);
+        } else {
+            regs[i] = (uint16_t) (r.pdu[2 + 2 * i] << 8 | r.pdu[3 + 2 * i]);
+        }
+    }
+    return 0;
+}
+
 struct read_ctx {
     struct mdev *md;
     struct gw_sunspec *s;
 };
 
-/* Read count holding registers from addr (function 3: Modbus Application
- * Protocol V1.1b3, 6.3) for the discovery. */
+/* Read count holding registers from addr for the discovery. */
 static int ss_read(void *ctx, int addr, int count, uint16_t *dst)
 {
     struct read_ctx *c = ctx;
-    struct mdev *md = c->md;
-    uint8_t req[5] = {MB_FN_HOLDING, (uint8_t) (addr >> 8), (uint8_t) addr,
-                      (uint8_t) (count >> 8), (uint8_t) count};
-    struct sync_req r;
-    int rc, stop;
+    struct mb_read r = {MB_FN_HOLDING, (uint16_t) addr, (uint16_t) count};
+    uint8_t exception;
+    int stop;
 
     pthread_mutex_lock(&c->s->lock);
     stop = c->s->stop;
@@ -101,24 +137,10 @@ static int ss_read(void *ctx, int addr, int count, uint16_t *dst)
     if (stop) {
         return -ECANCELED;
     }
-    if (count < 1 || count > 125) {
+    if (addr < 0 || addr > 0xffff || count < 1 || count > 125) {
         return -EINVAL;
     }
-    rc = submit_sync(md->mp->port, md->cfg->unit, req, sizeof(req), &r);
-    if (rc < 0) {
-        return rc;
-    }
-    if (r.len >= 2 && (r.pdu[0] & 0x80)) {
-        return -PQ_EREFUSED;
-    }
-    if (r.len != 2 + 2 * (size_t) count || r.pdu[0] != MB_FN_HOLDING ||
-        r.pdu[1] != 2 * count) {
-        return -PQ_EFRAME;
-    }
-    for (int i = 0; i < count; i++) {
-        dst[i] = (uint16_t) (r.pdu[2 + 2 * i] << 8 | r.pdu[3 + 2 * i]);
-    }
-    return 0;
+    return gw_modbus_read(c->md->mp->port, c->md->cfg->unit, &r, dst, NULL, &exception);
 }
 
 /* One discovery attempt of md: 0 when it has its reads, or a code. */
