@@ -299,6 +299,7 @@ int daemon_run(const struct daemon_opts *o)
 
     memset(&d, 0, sizeof(d));
     d.opts = o;
+    d.gw.config_path = o->config_path;
     d.sfd = -1;
     d.gw.started_ns = loop_mono_ns();
     d.gw.generation = 1;

@@ -257,9 +257,9 @@ static int cmd_modbus_scan(int argc, char **argv)
     }
     cfg_diag_fini(&diag);
     if (o.plan) {
-        rc = modbus_scan_plan(cfg, stdout, stderr);
+        rc = modbus_scan_plan(cfg, path, stdout, stderr);
     } else {
-        rc = modbus_scan_bus(cfg, o.bus, (int) o.first, (int) o.last, o.timeout_ns,
+        rc = modbus_scan_bus(cfg, path, o.bus, (int) o.first, (int) o.last, o.timeout_ns,
                              stdout, stderr);
     }
     pqgate_cfg_free(cfg);

@@ -177,46 +177,60 @@ static void note_reads(struct mdev *md, const struct mb_read_result *res, size_t
     }
 }
 
-/* The time of the read that carried p: CLOCK_REALTIME of its answer. */
-static int64_t point_time(const struct mb_point *p, const struct mb_read_result *res,
-                          size_t n)
+/* A classified counter reading: logged; the channel gets the continuous
+ * total, flagged as substituted except after a rollover (the delta across
+ * the wrap is real consumption). */
+static uint32_t counter_quality(const struct mdev *md, const struct mb_point *p,
+                                const struct mb_sample *smp, double before)
 {
-    for (size_t j = 0; j < n; j++) {
-        const struct mb_read *r = res[j].read;
-
-        if (r->fn == p->fn && p->addr >= r->addr &&
-            p->addr + (p->count > 0 ? p->count : 1) <= r->addr + r->count) {
-            return res[j].t_ns;
-        }
-    }
-    return 0;
-}
-
-static const char *counter_event_name(int ev)
-{
-    static const char *const names[] = {"ok", "rollover", "reset", "exchange", "glitch"};
-
-    return ev >= 0 && ev <= MB_COUNTER_GLITCH ? names[ev] : "?";
-}
-
-/* A counter reading through its classifier: the channel gets the
- * continuous total; a classified decrease is logged and, except for a
- * rollover (the delta across the wrap is real), flagged as substituted. */
-static uint32_t feed_counter(struct mdev *md, size_t i, double *v, int64_t t)
-{
-    const struct mb_point *p = &md->prof->points[i];
-    struct mb_counter *c = &md->ctr[i];
-    double before = c->last_raw, reading = *v;
-    int ev = mb_counter_feed(c, p, reading, t);
-
-    *v = c->total;
-    if (ev == MB_COUNTER_OK) {
+    if (smp->event == MB_COUNTER_OK) {
         return 0;
     }
-    fleet_event(ev == MB_COUNTER_GLITCH ? LOG_WARNING : LOG_NOTICE, "counter", md->prefix,
-                "%s: counter %s: reading %.10g after %.10g; total %.10g %s", p->channel,
-                counter_event_name(ev), reading, before, c->total, p->unit);
-    return ev == MB_COUNTER_ROLLOVER ? 0 : BUS_Q_SUBSTITUTED;
+    fleet_event(smp->event == MB_COUNTER_GLITCH ? LOG_WARNING : LOG_NOTICE, "counter",
+                md->prefix, "%s: counter %s: reading %.10g after %.10g; total %.10g %s",
+                p->channel, mb_counter_event_name(smp->event), smp->reading, before,
+                smp->value, p->unit);
+    return smp->event == MB_COUNTER_ROLLOVER ? 0 : BUS_Q_SUBSTITUTED;
+}
+
+/* The value, time and quality of point i from this cycle into *u. */
+static void sample_point(struct mdev *md, size_t i, const struct mb_read_result *res,
+                         size_t n, int64_t now, struct bus_update *u)
+{
+    const struct mb_point *p = &md->prof->points[i];
+    struct mb_counter *c = p->counter ? &md->ctr[i] : NULL;
+    double before = c ? c->last : 0;
+    struct mb_sample smp;
+    uint32_t bq;
+
+    if (mb_point_sample(p, c, res, n, &smp) < 0) {
+        smp.q = MB_Q_COMM_FAIL; /* no read of this cycle covers it */
+    }
+    switch (smp.q) {
+    case MB_Q_GOOD:
+    case MB_Q_SUBSTITUTED:
+        bq = smp.q == MB_Q_SUBSTITUTED ? BUS_Q_SUBSTITUTED : 0;
+        if (c) {
+            bq |= counter_quality(md, p, &smp, before);
+        }
+        md->last[i] = smp.value;
+        md->last_t[i] = smp.t_ns;
+        md->have[i] = 1;
+        *u = (struct bus_update){md->ch[i], {smp.value, smp.t_ns, bq}};
+        break;
+    case MB_Q_NOT_IMPL:
+        *u = (struct bus_update){md->ch[i],
+                                 {NAN, smp.t_ns ? smp.t_ns : now, BUS_Q_INVALID}};
+        break;
+    default:
+        if (md->have[i]) {
+            *u =
+                (struct bus_update){md->ch[i], {md->last[i], md->last_t[i], BUS_Q_STALE}};
+        } else {
+            *u = (struct bus_update){md->ch[i], {NAN, now, BUS_Q_INVALID | BUS_Q_STALE}};
+        }
+        break;
+    }
 }
 
 static void on_cycle(void *ctx, int dev, const struct mb_read_result *res, size_t n)
@@ -236,44 +250,9 @@ static void on_cycle(void *ctx, int dev, const struct mb_read_result *res, size_
     }
     note_reads(md, res, n);
     for (size_t i = 0; i < md->prof->npoints; i++) {
-        const struct mb_point *p = &md->prof->points[i];
-        double v = NAN;
-        int64_t t = point_time(p, res, n);
-        int q = MB_Q_COMM_FAIL;
-        uint32_t bq;
-
-        if (mb_point_decode(p, res, n, &v, &q) < 0) {
-            q = MB_Q_COMM_FAIL; /* no read covers it: not polled this cycle */
+        if (md->ch[i] >= 0) {
+            sample_point(md, i, res, n, now, &md->upd[k++]);
         }
-        switch (q) {
-        case MB_Q_GOOD:
-        case MB_Q_SUBSTITUTED:
-            bq = q == MB_Q_SUBSTITUTED ? BUS_Q_SUBSTITUTED : 0;
-            if (p->counter_bits > 0) {
-                bq |= feed_counter(md, i, &v, t);
-            }
-            md->last[i] = v;
-            md->last_t[i] = t;
-            md->have[i] = 1;
-            break;
-        case MB_Q_NOT_IMPL:
-            v = NAN;
-            bq = BUS_Q_INVALID;
-            t = t ? t : now;
-            break;
-        default:
-            if (md->have[i]) {
-                v = md->last[i];
-                t = md->last_t[i];
-                bq = BUS_Q_STALE;
-            } else {
-                v = NAN;
-                t = now;
-                bq = BUS_Q_INVALID | BUS_Q_STALE;
-            }
-            break;
-        }
-        md->upd[k++] = (struct bus_update){md->ch[i], {v, t, bq}};
     }
     rc = bus_publish_many(mp->m->gw->bus, md->upd, k);
     if (rc < 0 && rc != -PQ_EFULL) {
@@ -351,11 +330,12 @@ static int register_channel(struct gw *gw, const char *prefix, const char *rel,
 }
 
 /* Load a profile by name; its problems are logged as FILE:LINE:COL. */
-int gw_modbus_load_profile(const char *who, const char *name, struct mb_profile **out)
+int gw_modbus_load_profile(const char *who, const char *name, const char *config_path,
+                           struct mb_profile **out)
 {
     char path[512];
     struct cfg_diag diag;
-    int rc = cfg_profile_path(name, path, sizeof(path));
+    int rc = cfg_profile_path(name, config_path, path, sizeof(path));
 
     if (rc < 0) {
         LOGF(LOG_ERR, "modbus", "%s: profile '%s': %s", who, name,
@@ -500,7 +480,7 @@ static int dev_setup(struct mport *mp, size_t i, const struct device_cfg *d)
              md->prefix);
         return -PQ_ECONFIG;
     }
-    rc = gw_modbus_load_profile(md->prefix, d->profile, &prof);
+    rc = gw_modbus_load_profile(md->prefix, d->profile, mp->m->gw->config_path, &prof);
     if (rc < 0) {
         return rc;
     }

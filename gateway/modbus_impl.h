@@ -74,9 +74,12 @@ struct gwmb {
 
 /* modbus.c */
 
-/* Load profile name; its problems are logged (FILE:LINE:COL) naming who.
- * Returns 0 and the profile in *out (mb_profile_free()), or a code. */
-int gw_modbus_load_profile(const char *who, const char *name, struct mb_profile **out);
+/* Load profile name (found by cfg_profile_path(), beside config_path
+ * first; NULL: the standard places only); its problems are logged
+ * (FILE:LINE:COL) naming who.  Returns 0 and the profile in *out
+ * (mb_profile_free()), or a code. */
+int gw_modbus_load_profile(const char *who, const char *name, const char *config_path,
+                           struct mb_profile **out);
 
 /* A device's own max_regs and max_gap (when set) over the profile's. */
 void gw_modbus_apply_limits(const struct device_cfg *d, struct mb_profile *prof);

@@ -16,7 +16,6 @@
 
 #include <ctype.h>
 #include <dirent.h>
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +41,8 @@ static const char *fn_word(int fn)
     return fn >= 1 && fn <= 4 ? names[fn] : "?";
 }
 
-static int plan_device(const char *port, const struct device_cfg *d, FILE *out, FILE *err,
+static int plan_device(const char *port, const struct device_cfg *d,
+                       const char *config_path, FILE *out, FILE *err,
                        struct plan_totals *t)
 {
     char who[BUS_NAME_MAX];
@@ -61,7 +61,7 @@ static int plan_device(const char *port, const struct device_cfg *d, FILE *out, 
         fprintf(err, "%s: no profile (set profile, or sunspec: auto)\n", who);
         return -PQ_ECONFIG;
     }
-    rc = gw_modbus_load_profile(who, d->profile, &prof);
+    rc = gw_modbus_load_profile(who, d->profile, config_path, &prof);
     if (rc < 0) {
         return rc;
     }
@@ -90,7 +90,8 @@ static int plan_device(const char *port, const struct device_cfg *d, FILE *out, 
     return 0;
 }
 
-int modbus_scan_plan(const struct pqgate_cfg *cfg, FILE *out, FILE *err)
+int modbus_scan_plan(const struct pqgate_cfg *cfg, const char *config_path, FILE *out,
+                     FILE *err)
 {
     struct plan_totals t = {0};
     int failed = 0;
@@ -114,8 +115,8 @@ int modbus_scan_plan(const struct pqgate_cfg *cfg, FILE *out, FILE *err)
             fprintf(out, "# %s: tcp %s:%d\n", p->name, p->host, p->port);
         }
         for (size_t d = 0; d < devs->n; d++) {
-            if (plan_device(name, CFG_AT(*devs, struct device_cfg, d), out, err, &t) <
-                0) {
+            if (plan_device(name, CFG_AT(*devs, struct device_cfg, d), config_path, out,
+                            err, &t) < 0) {
                 failed = 1;
             }
         }
@@ -243,39 +244,57 @@ static int cmp_names(const void *a, const void *b)
     return strcmp(a, b);
 }
 
-static int profile_names(char (*names)[MAX_PROFILE + 1], size_t cap, size_t *n)
+/* Add the profile names of dir (its *.yaml) to names, without repeats. */
+static void names_of_dir(const char *dir, char (*names)[MAX_PROFILE + 1], size_t cap,
+                         size_t *n)
+{
+    struct dirent *e;
+    DIR *dp = opendir(dir);
+
+    while (dp && (e = readdir(dp)) != NULL && *n < cap) {
+        size_t len = strlen(e->d_name), i;
+
+        if (len <= 5 || len - 5 > MAX_PROFILE ||
+            strcmp(e->d_name + len - 5, ".yaml") != 0) {
+            continue;
+        }
+        snprintf(names[*n], MAX_PROFILE + 1, "%.*s", (int) (len - 5), e->d_name);
+        for (i = 0; i < *n && strcmp(names[i], names[*n]) != 0; i++) {
+        }
+        *n += i == *n;
+    }
+    if (dp) {
+        closedir(dp);
+    }
+}
+
+/* The shipped and installed profiles: the places cfg_profile_path() looks
+ * in (config/profile.h), in its order. */
+static void profile_names(const char *config_path, char (*names)[MAX_PROFILE + 1],
+                          size_t cap, size_t *n)
 {
     char dir[512];
-    struct dirent *e;
-    DIR *dp;
-    int rc = cfg_profile_dir(dir, sizeof(dir));
+    const char *slash = config_path ? strrchr(config_path, '/') : NULL;
 
     *n = 0;
-    if (rc < 0) {
-        return rc;
+    if (config_path) {
+        snprintf(dir, sizeof(dir), "%.*sprofiles",
+                 slash ? (int) (slash - config_path + 1) : 0, config_path);
+        names_of_dir(dir, names, cap, n);
     }
-    dp = opendir(dir);
-    if (!dp) {
-        return -errno;
-    }
-    while ((e = readdir(dp)) != NULL && *n < cap) {
-        size_t len = strlen(e->d_name);
-
-        if (len > 5 && len - 5 <= MAX_PROFILE &&
-            strcmp(e->d_name + len - 5, ".yaml") == 0) {
-            snprintf(names[*n], MAX_PROFILE + 1, "%.*s", (int) (len - 5), e->d_name);
-            (*n)++;
-        }
-    }
-    closedir(dp);
+    names_of_dir(PQGATE_SYSCONFDIR "/pqgate/profiles", names, cap, n);
+#ifdef PQGATE_DATADIR
+    names_of_dir(PQGATE_DATADIR "/profiles", names, cap, n);
+#endif
+    names_of_dir("config/profiles", names, cap, n);
     qsort(names, *n, sizeof(names[0]), cmp_names);
-    return 0;
 }
 
 /* Print the profiles that fit f, by rule 1 if it has an identification
  * and one matches, else by rule 2. */
 static void print_fits(struct mb_port *port, const struct found *f,
-                       char (*names)[MAX_PROFILE + 1], size_t nnames, FILE *out)
+                       const char *config_path, char (*names)[MAX_PROFILE + 1],
+                       size_t nnames, FILE *out)
 {
     int any = 0;
 
@@ -295,7 +314,7 @@ static void print_fits(struct mb_port *port, const struct found *f,
         struct cfg_diag diag;
 
         if (strcmp(names[i], "sunspec") == 0 ||
-            cfg_profile_path(names[i], path, sizeof(path)) < 0) {
+            cfg_profile_path(names[i], config_path, path, sizeof(path)) < 0) {
             continue;
         }
         cfg_diag_init(&diag);
@@ -344,8 +363,9 @@ static void port_cfg_of(const struct serial_bus_cfg *b, int64_t timeout_ns,
     pc->timeout_ns = timeout_ns;
 }
 
-int modbus_scan_bus(const struct pqgate_cfg *cfg, const char *bus_name, int first,
-                    int last, int64_t timeout_ns, FILE *out, FILE *err)
+int modbus_scan_bus(const struct pqgate_cfg *cfg, const char *config_path,
+                    const char *bus_name, int first, int last, int64_t timeout_ns,
+                    FILE *out, FILE *err)
 {
     static char names[256][MAX_PROFILE + 1];
     const struct serial_bus_cfg *b = find_bus(cfg, bus_name);
@@ -375,9 +395,7 @@ int modbus_scan_bus(const struct pqgate_cfg *cfg, const char *bus_name, int firs
                 pq_strerror(rc));
         return MODBUS_SCAN_ERROR;
     }
-    if (profile_names(names, 256, &nnames) < 0) {
-        fprintf(err, "pqgate modbus-scan: no profile directory: profiles not matched\n");
-    }
+    profile_names(config_path, names, 256, &nnames);
     /* a started port (no devices to poll) for rule 2's reads */
     pc.timeout_ns = timeout_ns * 4;
     if (c.n > 0 && mb_port_start(&pc, NULL, 0, NULL, NULL, &port) < 0) {
@@ -393,7 +411,7 @@ int modbus_scan_bus(const struct pqgate_cfg *cfg, const char *bus_name, int firs
         } else {
             fprintf(out, "  (no device identification)\n");
         }
-        print_fits(port, f, names, nnames, out);
+        print_fits(port, f, config_path, names, nnames, out);
     }
     mb_port_stop(port);
     fprintf(out, "found %zu device%s on %s\n", c.n, c.n == 1 ? "" : "s", b->name);

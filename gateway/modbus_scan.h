@@ -20,17 +20,22 @@ enum modbus_scan_exit {
     MODBUS_SCAN_NOTHING = 3, /* the bus was scanned and no unit id answered */
 };
 
+/* config_path is the file cfg came from: profiles are looked for beside it
+ * first (cfg_profile_path()). */
+
 /* For each device of every bus and peer: its profile, its reads (function,
  * address+count) and the registers they carry; then the totals: reads per
  * cycle, registers read, the minimum the register maps need
  * (mb_plan_min_regs()) and the ratio of the two. */
-int modbus_scan_plan(const struct pqgate_cfg *cfg, FILE *out, FILE *err);
+int modbus_scan_plan(const struct pqgate_cfg *cfg, const char *config_path, FILE *out,
+                     FILE *err);
 
 /* Ask unit ids first..last on serial bus bus_name with timeout_ns each
  * (mb_port_scan()), and print for each that answers its unit id, its
  * identification (function 43/14) when offered and the shipped profile that
  * fits (the rule is in modbus_scan.c and docs/modbus.md). */
-int modbus_scan_bus(const struct pqgate_cfg *cfg, const char *bus_name, int first,
-                    int last, int64_t timeout_ns, FILE *out, FILE *err);
+int modbus_scan_bus(const struct pqgate_cfg *cfg, const char *config_path,
+                    const char *bus_name, int first, int last, int64_t timeout_ns,
+                    FILE *out, FILE *err);
 
 #endif

@@ -124,10 +124,10 @@ struct read_ctx {
 };
 
 /* Read count holding registers from addr for the discovery. */
-static int ss_read(void *ctx, int addr, int count, uint16_t *dst)
+static int ss_read(void *ctx, int fn, int addr, int count, uint16_t *dst)
 {
     struct read_ctx *c = ctx;
-    struct mb_read r = {MB_FN_HOLDING, (uint16_t) addr, (uint16_t) count};
+    struct mb_read r = {(uint8_t) fn, (uint16_t) addr, (uint16_t) count};
     uint8_t exception;
     int stop;
 
@@ -137,7 +137,8 @@ static int ss_read(void *ctx, int addr, int count, uint16_t *dst)
     if (stop) {
         return -ECANCELED;
     }
-    if (addr < 0 || addr > 0xffff || count < 1 || count > 125) {
+    if ((fn != MB_FN_HOLDING && fn != MB_FN_INPUT) || addr < 0 || addr > 0xffff ||
+        count < 1 || count > 125) {
         return -EINVAL;
     }
     return gw_modbus_read(c->md->mp->port, c->md->cfg->unit, &r, dst, NULL, &exception);
@@ -147,8 +148,12 @@ static int ss_read(void *ctx, int addr, int count, uint16_t *dst)
 static int discover(struct gw_sunspec *s, struct mdev *md)
 {
     struct read_ctx c = {md, s};
+    struct mb_sunspec_info info;
     struct mb_profile *prof = NULL;
-    int rc = mb_sunspec_discover(ss_read, &c, &prof);
+    int rc;
+
+    memset(&info, 0, sizeof(info));
+    rc = mb_sunspec_discover(ss_read, &c, &info, &prof);
 
     if (rc < 0) {
         return rc;
@@ -166,8 +171,11 @@ static int discover(struct gw_sunspec *s, struct mdev *md)
         return rc;
     }
     md->sunspec = 0;
-    LOGF(LOG_NOTICE, "modbus", "%s: SunSpec device found: %zu points in %zu reads",
-         md->prefix, prof->npoints, md->nreads);
+    LOGF(LOG_NOTICE, "modbus",
+         "%s: SunSpec device found at %d: %s %s (serial %s), meter model %d at %d; "
+         "%zu points in %zu reads",
+         md->prefix, info.base, info.manufacturer, info.model, info.serial,
+         info.meter_model, info.meter_addr, prof->npoints, md->nreads);
     return 0;
 }
 
