@@ -265,6 +265,7 @@ class Sim:
         self.thread = None
         self.lives = []
         self._stop_live = threading.Event()
+        self._live_thread = None
 
     # -- building ----------------------------------------------------------
 
@@ -309,9 +310,13 @@ class Sim:
                 wait_accepting(s.port)
         for p in self.silents:
             p.thread.start()
-        if self.lives:
-            threading.Thread(target=self._live_loop, daemon=True).start()
+        self._start_live()
         return self
+
+    def _start_live(self):
+        if self.lives and self.loop is not None and self._live_thread is None:
+            self._live_thread = threading.Thread(target=self._live_loop, daemon=True)
+            self._live_thread.start()
 
     def _start_socat(self):
         gw, dev = self.dir / "ttyS-gw", self.dir / "ttyS-dev"
@@ -404,6 +409,7 @@ class Sim:
         self.lives.append(dict(server=server, unit=unit, table=table, addr=addr,
                                kind=kind, step=step, period=period, value=None,
                                next=time.monotonic()))
+        self._start_live()
 
     def _live_loop(self):
         while not self._stop_live.wait(0.05):
