@@ -298,10 +298,49 @@ static void publish_health(struct gwmb *m)
     }
 }
 
+#define SUMMARY_DEVICES 8 /* devices named in the summary line */
+
+/* logging.summary: one line of the fleet, as the meter's summary line. */
+static void log_summary(struct gwmb *m)
+{
+    char line[1024];
+    size_t len = 0, up = 0, total = 0, named = 0;
+
+    for (size_t i = 0; i < m->nports; i++) {
+        for (size_t d = 0; d < m->ports[i].ndevs; d++) {
+            struct mdev *md = &m->ports[i].devs[d];
+            struct bus_value v;
+
+            total++;
+            up += md->answering == 1;
+            if (named == SUMMARY_DEVICES ||
+                !atomic_load_explicit(&md->ready, memory_order_acquire) ||
+                md->ch_summary < 0 || bus_get(m->gw->bus, md->ch_summary, &v) < 0 ||
+                len >= sizeof(line)) {
+                continue;
+            }
+            len += (size_t) snprintf(line + len, sizeof(line) - len, " | %s %.6g %s%s",
+                                     md->prefix, v.value,
+                                     bus_unit(m->gw->bus, md->ch_summary),
+                                     v.quality & BUS_Q_STALE ? " (stale)" : "");
+            named++;
+        }
+    }
+    LOGF(LOG_INFO, "fleet", "%zu/%zu devices answering%s%s", up, total,
+         len < sizeof(line) ? line : "", named < total ? " | ..." : "");
+}
+
 static void on_health_timer(struct loop *l, void *ctx)
 {
+    struct gwmb *m = ctx;
+    int64_t every = m->gw->cfg->logging.summary_ns;
+
     (void) l;
-    publish_health(ctx);
+    publish_health(m);
+    if (every > 0 && loop_mono_ns() >= m->next_summary_ns) {
+        m->next_summary_ns = loop_mono_ns() + every;
+        log_summary(m);
+    }
 }
 
 /* -- set-up ------------------------------------------------------------ */
@@ -422,6 +461,9 @@ int gw_modbus_dev_attach(struct mdev *md, struct mb_profile *prof)
         if (md->ch[i] < 0) {
             return md->ch[i];
         }
+        if (md->ch_summary < 0 || strcmp(prof->points[i].channel, "p/total") == 0) {
+            md->ch_summary = md->ch[i];
+        }
     }
     return 0;
 }
@@ -455,6 +497,7 @@ static int dev_setup(struct mport *mp, size_t i, const struct device_cfg *d)
     md->index = (int) i;
     md->cfg = d;
     md->answering = -1;
+    md->ch_summary = -1;
     snprintf(md->prefix, sizeof(md->prefix), "%s.%s", mp->name, d->name);
     for (int h = 0; h < H_COUNT; h++) {
         md->ch_health[h] = register_channel(

@@ -45,9 +45,10 @@ struct mdev {
     int64_t *last_t;
     unsigned char *have;
     struct bus_update *upd;
-    int answering; /* port thread: -1 not yet known, 0 lost, 1 answering */
+    atomic_int answering; /* port thread writes: -1 not yet known, 0 lost, 1 answering */
     int64_t lost_ns;
     int ch_health[H_COUNT];
+    int ch_summary; /* the channel of the fleet summary line: p/total or the first */
     /* SunSpec discovery (modbus_sunspec.c's thread) */
     int sunspec;
     int64_t next_try_ns, backoff_ns;
@@ -69,6 +70,7 @@ struct gwmb {
     struct mport *ports;
     size_t nports;
     int timer;
+    int64_t next_summary_ns; /* CLOCK_MONOTONIC; logging.summary */
     struct gw_sunspec *ss;
 };
 

@@ -8,8 +8,10 @@
  *     "Eastron", product "SDM630-Modbus");
  *  2. otherwise by reading: a profile fits if the device answers the first
  *     read of the profile's plan and every point that read carries decodes
- *     to a finite value no larger than 1e9 in magnitude (an absent map
- *     answers with an exception, a wrong one with NaNs or absurd floats).
+ *     to a plausible value: finite, no larger than 1e9 in magnitude, a
+ *     frequency (unit Hz) within 42.5..69 Hz, a voltage or current (V, A)
+ *     not negative (an absent map answers with an exception, a wrong one
+ *     with NaNs, absurd floats or impossible frequencies).
  * Rule 2 is a heuristic: it says what could be, and the user confirms.
  */
 #include "gateway/modbus_scan.h"
@@ -204,6 +206,24 @@ static int fits_by_id(const char *profile, const struct found *f)
     return words > 0;
 }
 
+/* A value a meter could show: finite and at most SANE_MAX in magnitude; a
+ * frequency within 45..65 Hz (EN 50160 4.2.1 allows 42.5..57.5 Hz on
+ * islands, 50 Hz systems; 60 Hz systems likewise around 60); a voltage or
+ * current not negative. */
+static int plausible(const struct mb_point *p, double v)
+{
+    if (!isfinite(v) || fabs(v) > SANE_MAX) {
+        return 0;
+    }
+    if (strcmp(p->unit, "Hz") == 0) {
+        return v >= 42.5 && v <= 69.0;
+    }
+    if (strcmp(p->unit, "V") == 0 || strcmp(p->unit, "A") == 0) {
+        return v >= 0;
+    }
+    return 1;
+}
+
 /* Rule 2: the profile's first read answered and every point in it sane. */
 static int fits_by_read(struct mb_port *port, int unit, const struct mb_profile *prof)
 {
@@ -231,7 +251,7 @@ static int fits_by_read(struct mb_port *port, int unit, const struct mb_profile 
             continue; /* not in this read */
         }
         covered++;
-        if (q != MB_Q_GOOD || !isfinite(v) || fabs(v) > SANE_MAX) {
+        if (q != MB_Q_GOOD || !plausible(&prof->points[i], v)) {
             sane = 0;
         }
     }

@@ -460,21 +460,26 @@ def _units(spec):
 
 
 DEMO_RTU = {1: "generic-float32", 2: "generic-float32", 3: "generic-float32"}
-DEMO_TCP = {5020: {1: "generic-float32"}, 5021: {1: "generic-float32", 2: "generic-float32"}}
+DEMO_TCP = {5020: {1: "generic-float32"}, 5021: {1: "sunspec-203", 2: "generic-float32"}}
 
 
 def _demo(sim):
     sim.serial({u: load_image(p) for u, p in DEMO_RTU.items()})
     for port, units in DEMO_TCP.items():
-        sim.tcp({u: load_image(p) for u, p in units.items()}, port=port)
+        sim.tcp({u: load_image(p) for u, p in units.items()}, name=f"tcp{port}", port=port)
+    # the meters' kWh registers count (generic-float32: holding 54)
+    for u in DEMO_RTU:
+        sim.add_live("serial", u, "holding", 54, kind="float32", step=0.01 * u, period=1.0)
+    sim.add_live("tcp5020", 1, "holding", 54, kind="float32", step=0.05, period=1.0)
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description="a simulated Modbus fleet (pymodbus)")
     ap.add_argument("--dir", help="where the pty links go (ttyS-gw, ttyS-dev)")
     ap.add_argument("--demo", metavar="DIR",
-                    help="the demo fleet: RTU units 1-3 on DIR/ttyS-gw, TCP peers on "
-                         "127.0.0.1:5020 (unit 1) and :5021 (units 1, 2)")
+                    help="the demo fleet (config/examples/demo.yaml): RTU units 1-3 on "
+                         "DIR/ttyS-gw, TCP peers on 127.0.0.1:5020 (unit 1) and :5021 "
+                         "(a SunSpec meter as unit 1, unit 2)")
     ap.add_argument("--rtu", action="append", default=[], metavar="UNITS:PROFILE",
                     help="serve UNITS (1-31 or 1,4) with PROFILE's image on the pty")
     ap.add_argument("--tcp", action="append", default=[], metavar="PORT:UNITS:PROFILE",
