@@ -150,7 +150,9 @@ static void note_reads(struct mdev *md, const struct mb_read_result *res, size_t
         }
         describe_read(text, sizeof(text), &res[j]);
         if (rc == 0) {
-            if (md->read_rc[k] != 0 && md->read_rc[k] != 1) {
+            /* after an exception; a device back from silence is one line */
+            if (md->read_rc[k] == -PQ_EREFUSED ||
+                (md->read_rc[k] < 0 && md->answering == 1)) {
                 LOGF(LOG_NOTICE, "modbus", "%s read %s %u+%u: good again", md->prefix,
                      fn_name(res[j].read->fn), res[j].read->addr, res[j].read->count);
             }
