@@ -98,6 +98,17 @@ class Fleet:
         tail = daemon.log()[-4000:] if daemon is not None else ""
         raise AssertionError(f"no {what} within {timeout} s; log tail:\n{tail}")
 
+    def poll_s(self, dev):
+        """The poll interval of device "bus1.dev7" in seconds."""
+        port, name = dev.split(".", 1)
+        for p in self.cfg["buses"] + self.cfg["peers"]:
+            if p["name"] == port:
+                for d in p["devices"]:
+                    if d["name"] == name:
+                        v = str(d.get("poll", "1s"))
+                        return float(v[:-2]) / 1e3 if v.endswith("ms") else float(v[:-1])
+        raise KeyError(dev)
+
     def expected(self):
         """{channel name: (value, tol)} of every device's image."""
         out = {}

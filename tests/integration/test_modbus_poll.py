@@ -43,7 +43,9 @@ def test_modbus_fleet_of_31_rtu_devices_and_10_tcp_peers_holds_the_scaled_values
     # units come from the profiles
     assert chs["bus1.dev1/u_rms/a"]["unit"] == "V"
     assert chs["bus1.dev1/energy/kwh_del"]["unit"] == "kWh"
-    # every device is up, with requests and no errors
+    # every device is up, with requests and no errors (health: once a second)
+    chs = fleet.wait(lambda c: all(c[f"{dev}/health/state"]["value"] == 1
+                                   for dev in fleet.images), 5, "health published", d)
     for dev in fleet.images:
         assert chs[f"{dev}/health/state"]["value"] == 1, dev
         assert chs[f"{dev}/health/requests"]["value"] >= 1, dev
