@@ -403,12 +403,14 @@ class Sim:
         return self._call(ctx.getValues, {"coils": 1, "discrete": 2, "holding": 3,
                                           "input": 4}[table], addr, count)
 
-    def add_live(self, server, unit, table, addr, kind="float32", step=1.0, period=0.5):
+    def add_live(self, server, unit, table, addr, kind="float32", step=1.0, period=0.5,
+                 wrap=None):
         """Count register addr up by step every period s (kind float32,
-        uint32 or uint16, most significant register first)."""
+        uint32 or uint16, most significant register first); with wrap=(lo,
+        hi) it starts again from lo past hi (a value that moves)."""
         self.lives.append(dict(server=server, unit=unit, table=table, addr=addr,
                                kind=kind, step=step, period=period, value=None,
-                               next=time.monotonic()))
+                               wrap=wrap, next=time.monotonic()))
         self._start_live()
 
     def _live_loop(self):
@@ -424,6 +426,8 @@ class Sim:
                                               lv["addr"], n)
                     lv["value"] = _decode(lv["kind"], regs)
                 lv["value"] += lv["step"]
+                if lv["wrap"] and lv["value"] > lv["wrap"][1]:
+                    lv["value"] = lv["wrap"][0]
                 self.set_registers(lv["server"], lv["unit"], lv["table"], lv["addr"],
                                    _encode(lv["kind"], lv["value"]))
 
@@ -467,10 +471,14 @@ def _demo(sim):
     sim.serial({u: load_image(p) for u, p in DEMO_RTU.items()})
     for port, units in DEMO_TCP.items():
         sim.tcp({u: load_image(p) for u, p in units.items()}, name=f"tcp{port}", port=port)
-    # the meters' kWh registers count (generic-float32: holding 54)
-    for u in DEMO_RTU:
-        sim.add_live("serial", u, "holding", 54, kind="float32", step=0.01 * u, period=1.0)
-    sim.add_live("tcp5020", 1, "holding", 54, kind="float32", step=0.05, period=1.0)
+    # generic-float32: the meters' total power (holding 28) moves and their
+    # kWh (holding 54) count
+    for server, u, kw in (("serial", 1, 45.0), ("serial", 2, 12.0), ("serial", 3, 7.5),
+                          ("tcp5020", 1, 180.0), ("tcp5021", 2, 20.0)):
+        sim.servers[server].units[u].context.setValues(3, 28, float32_regs(kw * 1e3))
+        sim.add_live(server, u, "holding", 28, step=kw * 7.0, period=1.0,
+                     wrap=(kw * 0.9e3, kw * 1.1e3))
+        sim.add_live(server, u, "holding", 54, step=kw / 3600.0, period=1.0)
 
 
 def main(argv=None):
