@@ -192,6 +192,16 @@ static const struct cfg_field root_fields[] = {
      .max = 8,
      .sub = &pulse_output_schema,
      .doc = "KY pulse outputs that follow an energy or volume total"},
+    {.key = "store",
+     .type = CFG_STRUCT,
+     .offset = offsetof(struct pqgate_cfg, store),
+     .sub = &store_section_schema,
+     .doc = "the onboard store: file, size budget, commit period"},
+    {.key = "security_log",
+     .type = CFG_STRUCT,
+     .offset = offsetof(struct pqgate_cfg, security_log),
+     .sub = &security_log_schema,
+     .doc = "security log entries to syslog, local and remote"},
     {0},
 };
 

@@ -309,6 +309,34 @@ struct compliance_cfg {
     double isc_a; /* short-circuit current at the PCC */
 };
 
+/* store: the onboard SQLite store (gateway/store.h) */
+struct store_section_cfg {
+    char *path;
+    uint64_t budget_bytes;
+    int64_t batch_ns;
+};
+
+/* security_log: where security entries go besides the store */
+enum syslog_protocol_cfg {
+    SYSLOG_UDP,
+    SYSLOG_TCP,
+};
+
+struct syslog_remote_cfg {
+    char *host; /* "": no remote collector */
+    int port;
+    int protocol; /* enum syslog_protocol_cfg */
+    int facility; /* RFC 5424 facility code 0..23 (authpriv: 10) */
+};
+
+struct security_log_cfg {
+    int syslog_local;
+    int facility; /* code 0..23; syslog(3) takes it shifted: facility << 3 */
+    struct syslog_remote_cfg remote;
+};
+
+extern const char *const cfg_syslog_facility_names[]; /* by code, NULL-ended */
+
 /* logging */
 enum log_target_cfg {
     LOG_TARGET_STDERR,
@@ -391,6 +419,8 @@ struct pqgate_cfg {
     struct io_cfg io;
     struct cfg_list wages;         /* struct wages_cfg */
     struct cfg_list pulse_outputs; /* struct pulse_output_cfg */
+    struct store_section_cfg store;
+    struct security_log_cfg security_log;
 };
 
 extern const struct cfg_schema pqgate_schema;     /* the whole file */
@@ -409,6 +439,8 @@ extern const struct cfg_schema pulse_output_schema; /* cfg_io.c */
 
 /* Rules across io, wages and pulse_outputs (names that must exist). */
 void cfg_io_check(struct cfg_ctx *ctx, const struct pqgate_cfg *c);
+extern const struct cfg_schema store_section_schema; /* cfg_store.c */
+extern const struct cfg_schema security_log_schema;  /* cfg_store.c */
 
 /* Load and validate the daemon's config file with --set overrides.
  * Returns 0 and the config in *out (free with pqgate_cfg_free()), or a

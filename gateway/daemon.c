@@ -18,6 +18,7 @@
 #include "gateway/metrology.h"
 #include "gateway/modbus.h"
 #include "gateway/status.h"
+#include "gateway/storecomp.h"
 #include "gateway/summary.h"
 #include "pq/err.h"
 
@@ -30,6 +31,7 @@
 /* Start order; stopped in reverse.  New tiers add one line here. */
 static const struct gw_component *const components[] = {
     &status_component,
+    &store_component,
     &metrology_component,
     &modbus_component,
     &summary_component,
