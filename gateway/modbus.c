@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +22,7 @@
 #include "drivers/modbus/mb_port.h"
 #include "drivers/modbus/mb_profile.h"
 #include "gateway/bus.h"
+#include "gateway/evlog.h"
 #include "gateway/loop.h"
 #include "gateway/modbus_impl.h"
 #include "pq/err.h"
@@ -102,19 +102,10 @@ static void describe_read(char *buf, size_t cap, const struct mb_read_result *r)
     }
 }
 
-/* The event log (gateway/evlog.h) takes these once the onboard store runs;
- * until then they go to the process log. */
-static void __attribute__((format(printf, 4, 5)))
-fleet_event(int severity, const char *kind, const char *name, const char *fmt, ...)
-{
-    char text[256];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(text, sizeof(text), fmt, ap);
-    va_end(ap);
-    LOGF(severity, "modbus", "%s: %s [%s]", name, text, kind);
-}
+/* Device lost and back, counter events: the event log (gateway/evlog.h),
+ * which also writes them to the process log. */
+#define fleet_event(severity, kind, name, ...) \
+    (void) evlog_event((severity), "modbus", (kind), (name), __VA_ARGS__)
 
 static int read_index(const struct mdev *md, const struct mb_read_result *r, size_t j)
 {
@@ -185,10 +176,13 @@ static void note_reads(struct mdev *md, const struct mb_read_result *res, size_t
 static uint32_t counter_quality(const struct mdev *md, const struct mb_point *p,
                                 const struct mb_sample *smp, double before)
 {
+    char kind[32];
+
     if (smp->event == MB_COUNTER_OK) {
         return 0;
     }
-    fleet_event(smp->event == MB_COUNTER_GLITCH ? LOG_WARNING : LOG_NOTICE, "counter",
+    snprintf(kind, sizeof(kind), "counter_%s", mb_counter_event_name(smp->event));
+    fleet_event(smp->event == MB_COUNTER_GLITCH ? LOG_WARNING : LOG_NOTICE, kind,
                 md->prefix, "%s: counter %s: reading %.10g after %.10g; total %.10g %s",
                 p->channel, mb_counter_event_name(smp->event), smp->reading, before,
                 smp->value, p->unit);

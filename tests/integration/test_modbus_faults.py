@@ -83,8 +83,8 @@ def test_modbus_silent_rtu_device_is_lost_stale_then_back(gw):
     value = good[f"{dev}/u_rms/a"]["value"]
     mark = d.mark()
     f.sim.set_fault("serial", 7, "silent")
-    d.wait_for(r"modbus: bus1\.dev7: lost: read holding 0\+64: timeout", since=mark,
-               timeout=10)
+    d.wait_for(r"event: modbus device_lost bus1\.dev7: lost: read holding 0\+64: timeout",
+               since=mark, timeout=10)
     chs = f.wait(lambda c: health(c, dev, "state") == 2, 10, "dev7 down", d)
     assert health(chs, dev, "timeouts") >= 1
     assert health(chs, dev, "errors") >= health(chs, dev, "timeouts")
@@ -99,8 +99,8 @@ def test_modbus_silent_rtu_device_is_lost_stale_then_back(gw):
     # back: within one backoff period (1 s doubling; silent a few seconds)
     mark = d.mark()
     f.sim.set_fault("serial", 7, None)
-    d.wait_for(r"modbus: bus1\.dev7: answering again after [0-9.]+ s", since=mark,
-               timeout=15)
+    d.wait_for(r"event: modbus device_back bus1\.dev7: answering again after [0-9.]+ s",
+               since=mark, timeout=15)
     chs = f.wait(lambda c: fresh(c, f"{dev}/u_rms/a", 3) and health(c, dev, "state") == 1,
                  10, "dev7 good again", d)
     assert health(chs, dev, "last_good_age_s") < 3
@@ -128,8 +128,9 @@ def test_modbus_garbage_and_wrong_crc_on_the_line_are_errors_of_that_device_only
     dev = f"bus1.dev{unit}"
     mark = d.mark()
     f.sim.set_fault("serial", unit, mode)
-    m = d.wait_for(rf"modbus: bus1\.dev{unit}: (lost|not answering): read holding "
-                   r"0\+64: (.*) \[device_lost\]", since=mark, timeout=10)
+    m = d.wait_for(rf"event: modbus device_lost bus1\.dev{unit}: (lost|not answering): "
+                   r"read holding 0\+64: (bad or short frame|timeout \(no answer\))",
+                   since=mark, timeout=10)
     why = m.group(2)
     if mode == "badcrc":
         assert why == "bad or short frame", m.group(0)
@@ -142,13 +143,15 @@ def test_modbus_garbage_and_wrong_crc_on_the_line_are_errors_of_that_device_only
     assert not others_on_time(f, chs, {dev}), others_on_time(f, chs, {dev})
     mark = d.mark()
     f.sim.set_fault("serial", unit, None)
-    d.wait_for(rf"modbus: bus1\.dev{unit}: answering again", since=mark, timeout=15)
+    d.wait_for(rf"event: modbus device_back bus1\.dev{unit}: answering again", since=mark,
+               timeout=15)
     f.wait(lambda c: fresh(c, f"{dev}/u_rms/a", 2), 10, f"{dev} good again", d)
 
 
 def test_modbus_tcp_peer_that_never_answers_is_its_own_timeout(gw):
     f, d = gw
-    d.wait_for(r"modbus: mute\.meter: not answering: read holding 0\+64: timeout",
+    d.wait_for(r"event: modbus device_lost mute\.meter: not answering: read holding 0\+64: "
+               r"timeout",
                timeout=10)
     chs = f.wait(lambda c: health(c, "mute.meter", "state") == 2, 10, "mute down", d)
     assert health(chs, "mute.meter", "timeouts") >= 1
@@ -159,8 +162,8 @@ def test_modbus_tcp_peer_that_never_answers_is_its_own_timeout(gw):
 
 def test_modbus_tcp_peer_that_resets_the_connection_is_logged_and_down(gw):
     f, d = gw
-    m = d.wait_for(r"modbus: rst\.meter: not answering: read holding 0\+64: (.*) "
-                   r"\[device_lost\]", timeout=10)
+    m = d.wait_for(r"event: modbus device_lost rst\.meter: not answering: read holding "
+                   r"0\+64: (\S.*)$", timeout=10)
     assert m.group(1)  # the link's own error: reset, refused or a timeout
     chs = f.wait(lambda c: health(c, "rst.meter", "state") == 2, 10, "rst down", d)
     assert health(chs, "rst.meter", "errors") >= 1

@@ -96,7 +96,8 @@ def test_modbus_never_read_device_publishes_nan_invalid_and_stale(tmp_path, pqga
     try:
         d = pqgate(f.config)
         d.wait_for(r"started")
-        m = d.wait_for(r"bus1\.ghost: not answering: read holding 0\+64: timeout", timeout=20)
+        m = d.wait_for(r"event: modbus device_lost bus1\.ghost: not answering: read holding "
+                       r"0\+64: timeout", timeout=20)
         assert m
         chs = f.wait(lambda c: c.get("bus1.ghost/health/state", {}).get("value") == 2, 20,
                      "ghost down", d)
