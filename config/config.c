@@ -76,6 +76,14 @@ static const struct cfg_field logging_fields[] = {
      .max = 86400,
      .def = "0",
      .doc = "log a line of the local meter's live values this often (0: never)"},
+    {.key = "channels_file",
+     .type = CFG_STRING,
+     .offset = offsetof(struct logging_cfg, channels_file),
+     .flags = CFG_RANGE,
+     .min = 0,
+     .max = 255,
+     .doc = "write every channel (value, unit, time, quality) to this JSON file each "
+            "second, replaced atomically; empty: none"},
     {0},
 };
 
@@ -189,6 +197,16 @@ static const struct cfg_field root_fields[] = {
      .max = 8,
      .sub = &pulse_output_schema,
      .doc = "KY pulse outputs that follow an energy or volume total"},
+    {.key = "store",
+     .type = CFG_STRUCT,
+     .offset = offsetof(struct pqgate_cfg, store),
+     .sub = &store_section_schema,
+     .doc = "the onboard store: file, size budget, commit period"},
+    {.key = "security_log",
+     .type = CFG_STRUCT,
+     .offset = offsetof(struct pqgate_cfg, security_log),
+     .sub = &security_log_schema,
+     .doc = "security log entries to syslog, local and remote"},
     {0},
 };
 

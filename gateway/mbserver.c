@@ -38,21 +38,8 @@
 #include "gateway/evlog.h"
 #include "gateway/loop.h"
 #include "gateway/mbmap.h"
+#include "gateway/modbus.h"
 #include "pq/err.h"
-
-/* The master (mb_port.c, gateway/modbus.c) and the store's security log
- * (gateway/evlog.c) are built on other branches; until every build links
- * them these references are weak, and a missing one means "no gateway
- * path" or "security line to the process log". */
-struct mb_port *gw_modbus_route(int unit, int *dev_index) __attribute__((weak));
-extern int mb_port_submit(struct mb_port *p, int unit, const uint8_t *pdu, size_t len,
-                          int64_t timeout_ns, mb_done_fn done, void *ctx)
-    __attribute__((weak));
-extern int mb_port_cached(struct mb_port *p, int unit, int fn, int addr, int count,
-                          int64_t max_age_ns, uint16_t *dst) __attribute__((weak));
-extern int evlog_security(int severity, const char *user, const char *remote,
-                          const char *kind, const char *fmt, ...)
-    __attribute__((weak, format(printf, 5, 6)));
 
 #define MBAP_HDR   7
 #define ADU_MAX    (MBAP_HDR + MB_PDU_MAX) /* 260 bytes: header with unit id + PDU */
@@ -255,12 +242,7 @@ security(const char *remote, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
-    if (evlog_security) {
-        (void) evlog_security(LOG_WARNING, NULL, remote, "modbus_write_refused", "%s",
-                              text);
-    } else {
-        LOGF(LOG_WARNING, "security", "modbus_write_refused from %s: %s", remote, text);
-    }
+    (void) evlog_security(LOG_WARNING, NULL, remote, "modbus_write_refused", "%s", text);
 }
 
 /* ---- answers ----------------------------------------------------------------- */
@@ -896,18 +878,14 @@ void mbsrv_stop(struct mbsrv *s)
 
 /* ---- the daemon component ----------------------------------------------------- */
 
-static struct mb_port *route_default(int unit, int *dev_index)
-{
-    return gw_modbus_route ? gw_modbus_route(unit, dev_index) : NULL;
-}
-
 const struct mbsrv_ops *mbsrv_default_ops(void)
 {
-    static struct mbsrv_ops ops;
+    static const struct mbsrv_ops ops = {
+        .route = gw_modbus_route,
+        .submit = mb_port_submit,
+        .cached = mb_port_cached,
+    };
 
-    ops.route = route_default;
-    ops.submit = mb_port_submit;
-    ops.cached = mb_port_cached;
     return &ops;
 }
 
@@ -1032,9 +1010,7 @@ static int component_start(struct gw *gw, void **state)
          "serving Modbus TCP on %s:%d: own map at unit %d, %zu device blocks, gateway "
          "%s, %zu writable ranges",
          c->bind, mbsrv_port(s), c->unit_id, n < MBMAP_DEV_MAX ? n : MBMAP_DEV_MAX,
-         c->gateway.enabled ? (gw_modbus_route ? "on" : "on (no master in this build)")
-                            : "off",
-         c->writes.n);
+         c->gateway.enabled ? "on" : "off", c->writes.n);
     *state = s;
     return 0;
 }
