@@ -284,7 +284,7 @@ static int help_modbus_map(int argc, char **argv)
     int rc;
 
     if (argc == 1) {
-        return mbsrv_print_map(stdout, NULL) < 0;
+        return mbsrv_print_map(stdout, NULL, NULL) < 0;
     }
     if (argc != 3 || strcmp(argv[1], "--config") != 0) {
         return usage_error("help", "%s", "usage: pqgate help modbus-map [--config FILE]");
@@ -296,7 +296,7 @@ static int help_modbus_map(int argc, char **argv)
         return 1;
     }
     cfg_diag_fini(&diag);
-    rc = mbsrv_print_map(stdout, cfg);
+    rc = mbsrv_print_map(stdout, cfg, argv[2]);
     pqgate_cfg_free(cfg);
     return rc < 0;
 }

@@ -34,6 +34,7 @@
 
 #include "config/config.h"
 #include "config/log.h"
+#include "config/profile.h"
 #include "gateway/bus.h"
 #include "gateway/evlog.h"
 #include "gateway/loop.h"
@@ -951,9 +952,50 @@ static char **device_prefixes(const struct pqgate_cfg *cfg, size_t *n, int *unit
     return p;
 }
 
-int mbsrv_print_map(FILE *f, const struct pqgate_cfg *cfg)
+/* The channels of one device's block, from its profile. */
+static void print_dev_channels(FILE *f, size_t d, const struct device_cfg *dc,
+                               const char *prefix, const char *config_path)
 {
-    size_t n = 0;
+    char path[512];
+    struct mb_profile *prof = NULL;
+    struct cfg_diag diag;
+    int base = mbmap_dev_base(d), rc;
+
+    fprintf(f, "\n### %s (d = %zu, unit %d): %d-%d\n\n", prefix, d, dc->unit, base,
+            base + MBMAP_DEV_STRIDE - 1);
+    if (dc->sunspec == SUNSPEC_AUTO || strcmp(dc->profile, "sunspec") == 0) {
+        fprintf(f,
+                "SunSpec: the channels of the models found at start, in model order.\n");
+        return;
+    }
+    rc = cfg_profile_path(dc->profile, config_path, path, sizeof(path));
+    cfg_diag_init(&diag);
+    if (rc == 0) {
+        rc = cfg_profile_load(path, &prof, &diag);
+    }
+    cfg_diag_fini(&diag);
+    if (rc < 0) {
+        fprintf(f, "Profile '%s' not loaded: %s.\n", dc->profile, pq_strerror(rc));
+        return;
+    }
+    fprintf(f, "| address | regs | type | channel | unit |\n|---|---|---|---|---|\n");
+    fprintf(f, "| %d | 1 | uint16 | (quality) | |\n| %d | 1 | uint16 | (channels) | |\n",
+            base, base + 1);
+    for (size_t i = 0; i < prof->npoints && i < MBMAP_DEV_VALUES; i++) {
+        fprintf(f, "| %d | 2 | float32 | %s%s | %s |\n", base + 2 + 2 * (int) i, prefix,
+                prof->points[i].channel, prof->points[i].unit);
+    }
+    if (prof->npoints > MBMAP_DEV_VALUES) {
+        fprintf(f, "\n%zu more channels of the profile have no register.\n",
+                prof->npoints - MBMAP_DEV_VALUES);
+    }
+    cfg_profile_free(prof);
+}
+
+int mbsrv_print_map(FILE *f, const struct pqgate_cfg *cfg, const char *config_path)
+{
+    size_t n = 0, d = 0;
+    const char *port;
     int *units;
     char **pre;
 
@@ -973,6 +1015,14 @@ int mbsrv_print_map(FILE *f, const struct pqgate_cfg *cfg)
     fprintf(f, "\n## Device blocks of this config (own map at unit %d)\n\n",
             cfg->modbus_server.unit_id);
     mbmap_print_devices(f, (const char *const *) pre, units, n);
+    for (size_t i = 0; i < cfg->buses.n + cfg->peers.n; i++) {
+        const struct cfg_list *devs = port_devices(cfg, i, &port);
+
+        for (size_t k = 0; k < devs->n && d < MBMAP_DEV_MAX; k++, d++) {
+            print_dev_channels(f, d, CFG_AT(*devs, struct device_cfg, k), pre[d],
+                               config_path);
+        }
+    }
     free_prefixes(pre, n);
     free(units);
     return 0;

@@ -101,8 +101,10 @@ int mbsrv_acl_check(const struct mbsrv_acl *a, int unit, uint32_t client, int ad
 int mbsrv_pdu_write_span(const uint8_t *pdu, size_t len, int *addr, int *count);
 
 /* `pqgate help modbus-map [--config FILE]`: the register table
- * (mbmap_print_doc()) and, with a config, its device blocks.  0 or -ENOMEM. */
-int mbsrv_print_map(FILE *f, const struct pqgate_cfg *cfg);
+ * (mbmap_print_doc()) and, with a config (loaded from config_path, where
+ * its profiles are looked up first), its device blocks with each device's
+ * channels and addresses.  0 or -ENOMEM. */
+int mbsrv_print_map(FILE *f, const struct pqgate_cfg *cfg, const char *config_path);
 
 extern const struct gw_component mbserver_component;
 

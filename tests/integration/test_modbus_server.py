@@ -357,19 +357,25 @@ buses:
   - name: bus1
     device: /dev/ttyUSB9
     devices:
-      - {name: main, unit: 1}
-      - {name: hvac, unit: 2}
+      - {name: main, unit: 1, profile: generic-float32}
+      - {name: hvac, unit: 2, sunspec: auto}
 peers:
   - name: plant
     host: 127.0.0.1
     devices:
-      - {name: pv, unit: 3}
+      - {name: pv, unit: 3, profile: eastron-sdm630}
 """)
     rc, out, err = pqgate_cli("help", "modbus-map", "--config", path)
     assert rc == 0, err
     assert "| 0 | bus1.main/ | 1 | 10000-10199 |" in out
     assert "| 1 | bus1.hvac/ | 2 | 10200-10399 |" in out
     assert "| 2 | plant.pv/ | 3 | 10400-10599 |" in out
+    # each device's channels in profile order, two registers each after the
+    # quality and count registers
+    assert "| 10002 | 2 | float32 | bus1.main/u_rms/a | V |" in out
+    assert "| 10004 | 2 | float32 | bus1.main/u_rms/b | V |" in out
+    assert re.search(r"### bus1\.hvac/ .*\n\nSunSpec", out), out
+    assert "| 10402 | 2 | float32 | plant.pv/" in out
 
 
 def test_docs_modbus_map_matches_the_table(pqgate_cli):
