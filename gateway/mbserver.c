@@ -408,7 +408,9 @@ static struct pending *alloc_pending(struct mbsrv *s)
             return &s->pend[i];
         }
     }
-    return NULL; /* cannot happen: MBSRV_PIPELINE per client, one per slot */
+    /* every slot holds a request still on a bus, some of them of clients
+     * that have gone since: the caller answers busy (0x06) */
+    return NULL;
 }
 
 /* Functions the gateway forwards: the reads, the writes (after the ACL) and

@@ -18,6 +18,12 @@
  * ports' threads post the answers of forwarded requests.  A client never
  * waits for another's forwarded request; each client may have up to
  * MBSRV_PIPELINE requests in flight, answered in completion order.
+ *
+ * Bounds: max_clients connections (one more is accepted and closed), a
+ * fixed 260-byte receive and 1560-byte send buffer per client, and
+ * max_clients * MBSRV_PIPELINE forwarded requests in flight in all; a
+ * request past that (clients gone with requests still on a bus, then new
+ * ones) is answered 0x06 at once.
  */
 #ifndef PQGATE_MBSERVER_H
 #define PQGATE_MBSERVER_H
