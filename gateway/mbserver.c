@@ -681,8 +681,10 @@ static void *run(void *arg)
         s->pfd[1] = (struct pollfd){.fd = s->lfd, .events = POLLIN};
         for (size_t i = 0; i < s->ncl; i++) {
             struct client *c = &s->cl[i];
+            /* POLLRDHUP always: a client that leaves while its socket is not
+             * read (requests in flight) frees its slot at once */
             short ev = (short) ((can_take(c) && c->rxlen < sizeof(c->rx) ? POLLIN : 0) |
-                                (c->txlen ? POLLOUT : 0));
+                                (c->txlen ? POLLOUT : 0) | POLLRDHUP);
 
             /* fd -1 is skipped by poll(): the slot index stays the client's */
             s->pfd[n++] = (struct pollfd){.fd = c->fd, .events = ev};
@@ -711,7 +713,10 @@ static void *run(void *arg)
             if (re & POLLOUT) {
                 on_writable(s, c);
             }
-            if (c->fd >= 0 && (re & (POLLIN | POLLHUP | POLLERR))) {
+            if (c->fd >= 0 && (re & (POLLRDHUP | POLLHUP | POLLERR))) {
+                /* gone (or half-closed: its answers could not be read) */
+                close_client(s, c, "closed by the client");
+            } else if (c->fd >= 0 && (re & POLLIN)) {
                 on_readable(s, c);
             }
         }

@@ -34,15 +34,17 @@
  * unit 8: times out; unit 10: queue full; unit 11: held until released;
  * unit 13: its serial port is missing */
 
+#define HELD_MAX 16
+
 static char fake_port_storage;
 #define FAKE_PORT ((struct mb_port *) (void *) &fake_port_storage)
 
 static struct {
     pthread_mutex_t mu;
-    mb_done_fn held_done;
-    void *held_ctx;
-    uint8_t held_pdu[MB_PDU_MAX];
-    int held;
+    mb_done_fn held_done[HELD_MAX];
+    void *held_ctx[HELD_MAX];
+    uint8_t held_pdu[HELD_MAX][MB_PDU_MAX];
+    int held; /* requests held */
     int submits;
     int64_t last_timeout_ns;
 } fake = {.mu = PTHREAD_MUTEX_INITIALIZER};
@@ -104,10 +106,11 @@ static int fake_submit(struct mb_port *p, int unit, const uint8_t *pdu, size_t l
         return -PQ_EFULL;
     }
     if (unit == 11) {
-        fake.held_done = done;
-        fake.held_ctx = ctx;
-        memcpy(fake.held_pdu, pdu, len);
-        fake.held = 1;
+        assert_true(fake.held < HELD_MAX);
+        fake.held_done[fake.held] = done;
+        fake.held_ctx[fake.held] = ctx;
+        memcpy(fake.held_pdu[fake.held], pdu, len);
+        fake.held++;
         pthread_mutex_unlock(&fake.mu);
         return 0;
     }
@@ -152,33 +155,42 @@ static int fake_held(void)
     return h;
 }
 
-/* Wait (for a state, not a duration) until the server has queued the held
- * request; fails after 5 s. */
-static void wait_held(void)
+/* Wait (for a state, not a duration) until the server has queued n held
+ * requests; fails after 5 s. */
+static void wait_held_n(int n)
 {
-    for (int i = 0; i < 5000 && !fake_held(); i++) {
+    for (int i = 0; i < 5000 && fake_held() < n; i++) {
         usleep(1000);
     }
-    assert_true(fake_held());
+    assert_int_equal(fake_held(), n);
 }
 
-/* Answer the held request (as the port's thread would) with rc. */
+static void wait_held(void)
+{
+    wait_held_n(1);
+}
+
+/* Answer every held request (as the port's thread would) with rc. */
 static void fake_release(int rc)
 {
-    mb_done_fn done;
-    void *ctx;
-    uint8_t pdu[MB_PDU_MAX];
+    mb_done_fn done[HELD_MAX];
+    void *ctx[HELD_MAX];
+    static uint8_t pdu[HELD_MAX][MB_PDU_MAX];
+    int n;
 
     pthread_mutex_lock(&fake.mu);
-    done = fake.held_done;
-    ctx = fake.held_ctx;
+    n = fake.held;
+    memcpy(done, fake.held_done, sizeof(done));
+    memcpy(ctx, fake.held_ctx, sizeof(ctx));
     memcpy(pdu, fake.held_pdu, sizeof(pdu));
     fake.held = 0;
     pthread_mutex_unlock(&fake.mu);
-    if (rc == 0) {
-        answer_now(pdu, 5, done, ctx);
-    } else {
-        done(ctx, rc, NULL, 0);
+    for (int i = 0; i < n; i++) {
+        if (rc == 0) {
+            answer_now(pdu[i], 5, done[i], ctx[i]);
+        } else {
+            done[i](ctx[i], rc, NULL, 0);
+        }
     }
 }
 
@@ -825,6 +837,51 @@ static void test_mbserver_stop_with_request_on_the_bus_frees_on_last_answer(void
     fake_release(-ECANCELED); /* the port stops later: frees the server (ASan) */
 }
 
+/* Clients that leave with requests on the bus keep their slots of the
+ * in-flight pool (3 clients x 4) until the bus answers: a request past it
+ * is answered busy at once, and the pool is whole again afterwards. */
+static void test_mbserver_full_inflight_pool_answers_busy(void **state)
+{
+    struct fix *f = *state;
+    static const uint8_t rd[] = {3, 0, 0, 0, 1};
+    uint8_t pdu[MB_PDU_MAX], unit;
+    uint16_t tid, r[1];
+    modbus_t *mb;
+    int fd;
+
+    for (int c = 0; c < 3; c++) {
+        fd = raw_connect(f->port);
+        for (int k = 0; k < MBSRV_PIPELINE; k++) {
+            raw_send(fd, (uint16_t) k, 11, rd, sizeof(rd));
+        }
+        wait_held_n((c + 1) * MBSRV_PIPELINE);
+        close(fd);
+    }
+    /* until the server has seen the three leave, a fourth is refused */
+    for (int i = 0;; i++) {
+        size_t n;
+
+        fd = raw_connect(f->port);
+        raw_send(fd, 99, 11, rd, sizeof(rd));
+        n = raw_recv(fd, &tid, &unit, pdu);
+        if (n > 0 || i == 500) {
+            assert_int_equal(n, 2);
+            break;
+        }
+        close(fd);
+        usleep(10000);
+    }
+    assert_int_equal(tid, 99);
+    assert_int_equal(pdu[0], 0x83);
+    assert_int_equal(pdu[1], MB_EX_BUSY);
+    close(fd);
+    fake_release(-ECANCELED);
+    mb = mb_client(f->port, 7);
+    assert_int_equal(modbus_read_registers(mb, 3, 1, r), 1);
+    assert_int_equal(r[0], 0x1000 + 3);
+    mb_close(mb);
+}
+
 static void test_mbserver_idle_client_is_closed_busy_one_is_not(void **state)
 {
     struct fix *f = *state;
@@ -892,6 +949,7 @@ int main(void)
         T(test_mbserver_random_input_never_stops_the_server),
         T(test_mbserver_client_over_max_clients_is_refused),
         T(test_mbserver_stop_with_request_on_the_bus_frees_on_last_answer),
+        T(test_mbserver_full_inflight_pool_answers_busy),
         T(test_mbserver_idle_client_is_closed_busy_one_is_not),
         T(test_mbserver_port_in_use_fails_to_start),
     };
