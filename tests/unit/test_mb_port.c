@@ -775,11 +775,10 @@ test_mb_port_rtu_gap_before_each_frame_is_silent_interval_or_turnaround(void **s
     d[1] = dev(2, 1, two_reads, 2);
     d[1].turnaround_ns = 15 * MS;
     assert_int_equal(mb_port_start(&pc, d, 2, NULL, NULL, &p), 0);
-    sleep_ms(250);
+    WAIT_FOR(srv_frames(s, fr, SRV_LOG) >= 12, WAIT_MS);
     mb_port_stop(p);
     n = srv_frames(s, fr, SRV_LOG);
     srv_stop(s);
-    assert_true(n >= 10);
     for (size_t i = 0; i + 1 < n; i++) {
         int64_t gap = fr[i + 1].t_first_ns - fr[i].t_end_ns;
 
@@ -796,7 +795,7 @@ test_mb_port_rtu_gap_before_each_frame_is_silent_interval_or_turnaround(void **s
      * see our next request before we send it. */
     assert_true(min_gap >= silent);
     assert_true(min_turn >= 15 * MS);
-    assert_true(min_gap < 15 * MS); /* and not just slow everywhere */
+    assert_true(min_gap < min_turn); /* the turnaround is unit 2's alone */
     test_free(fr);
     test_free(s);
 }
