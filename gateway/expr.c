@@ -98,6 +98,16 @@ static const struct {
     {"%", D_PCT, 1, 0},      {"m3", D_VOL, 1, 0},    {"l", D_VOL, 1e-3, 0},
 };
 
+static int is_digit_c(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static int isalpha_c(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
 static int unit_lookup(const char *u, size_t len, int *dim, double *scale)
 {
     static const struct {
@@ -138,6 +148,41 @@ int expr_unit_factor(const char *from, const char *to, double *factor)
         return -PQ_ECONFIG;
     }
     *factor = sf / st;
+    return 0;
+}
+
+int expr_parse_quantity(const char *s, double *v, int *is_pct)
+{
+    char *end;
+    double x;
+    int dim;
+    double scale = 1.0;
+    size_t ulen;
+
+    while (*s == ' ' || *s == '\t') {
+        s++;
+    }
+    if (!*s || !(is_digit_c(*s) || *s == '-' || *s == '+' || *s == '.')) {
+        return -PQ_ECONFIG;
+    }
+    x = strtod(s, &end);
+    if (end == s || !isfinite(x) ||
+        (*end && !(*end == ' ' || *end == '\t' || *end == '%' || isalpha_c(*end)))) {
+        return -PQ_ECONFIG;
+    }
+    while (*end == ' ' || *end == '\t') {
+        end++;
+    }
+    ulen = strlen(end);
+    while (ulen > 0 && (end[ulen - 1] == ' ' || end[ulen - 1] == '\t')) {
+        ulen--;
+    }
+    dim = -1;
+    if (ulen > 0 && unit_lookup(end, ulen, &dim, &scale) < 0) {
+        return -PQ_ECONFIG;
+    }
+    *is_pct = dim == D_PCT;
+    *v = x * scale;
     return 0;
 }
 

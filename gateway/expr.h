@@ -81,4 +81,9 @@ void expr_reset(struct expr *e);
  * d, l).  Returns 0 or -PQ_ECONFIG (unknown unit or different dimensions). */
 int expr_unit_factor(const char *from, const char *to, double *factor);
 
+/* A number with an optional unit of the table above, blanks allowed
+ * between: "250 V", "5kW", "-3", "10 %".  *v in the base unit; *is_pct 1
+ * for "%" (then *v is the number of percent).  Returns 0 or -PQ_ECONFIG. */
+int expr_parse_quantity(const char *s, double *v, int *is_pct);
+
 #endif
