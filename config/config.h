@@ -386,6 +386,63 @@ struct logging_cfg {
     int64_t summary_ns; /* log the live values this often; 0: never */
 };
 
+/* io: digital inputs and outputs (drivers/io) */
+enum io_backend_cfg {
+    IO_BACKEND_NONE,
+    IO_BACKEND_GPIOD,
+    IO_BACKEND_SIM,
+};
+
+struct io_input_cfg {
+    char *name; /* "di1": channel io/<name>/state */
+    int line;   /* line offset on the chip */
+    int active_low;
+    int64_t debounce_ns;
+    double sim_rate_hz; /* sim backend: pulses per second */
+    int sim_bounce;     /* sim backend: chatter transitions per edge */
+};
+
+struct io_output_cfg {
+    char *name; /* "relay1": set by channel io/<name>/set */
+    int line;
+    int active_low;
+};
+
+struct io_cfg {
+    int backend;             /* enum io_backend_cfg */
+    char *chip;              /* gpiod: chip name, path or label */
+    struct cfg_list inputs;  /* struct io_input_cfg */
+    struct cfg_list outputs; /* struct io_output_cfg */
+};
+
+/* wages: metered water, air, gas, electricity, steam */
+enum wages_kind_cfg {
+    WAGES_WATER,
+    WAGES_AIR,
+    WAGES_GAS,
+    WAGES_ELECTRICITY,
+    WAGES_STEAM,
+};
+
+struct wages_cfg {
+    char *name;    /* channels wages.<name>/... */
+    int kind;      /* enum wages_kind_cfg */
+    char *input;   /* a pulse input of io.inputs, or "" */
+    char *channel; /* or a total read elsewhere (a Modbus device's counter) */
+    double weight; /* quantity per pulse, in unit */
+    char *unit;    /* m3, l, Nm3, kg, t, kWh, Wh (checked against kind) */
+    int64_t flow_timeout_ns;
+};
+
+/* pulse_outputs: KY energy pulse outputs */
+struct pulse_output_cfg {
+    char *name;
+    char *output;  /* an output of io.outputs */
+    char *channel; /* the total it follows (local/energy/kwh_del) */
+    double weight; /* quantity of channel per pulse */
+    int64_t width_ns;
+};
+
 struct pqgate_cfg {
     struct gateway_cfg gateway;
     struct meter_cfg meter;
@@ -395,8 +452,11 @@ struct pqgate_cfg {
     struct capture_cfg capture;
     struct compliance_cfg compliance;
     struct logging_cfg logging;
-    struct cfg_list virtuals; /* struct virtual_cfg */
-    struct cfg_list alarms;   /* struct alarm_cfg */
+    struct io_cfg io;
+    struct cfg_list wages;         /* struct wages_cfg */
+    struct cfg_list pulse_outputs; /* struct pulse_output_cfg */
+    struct cfg_list virtuals;      /* struct virtual_cfg */
+    struct cfg_list alarms;        /* struct alarm_cfg */
     struct alarms_email_cfg alarms_email;
 };
 
@@ -410,9 +470,15 @@ extern const struct cfg_schema tcp_peer_schema;     /* cfg_modbus.c */
 extern const struct cfg_schema events_schema;       /* cfg_events.c */
 extern const struct cfg_schema capture_schema;      /* cfg_events.c */
 extern const struct cfg_schema compliance_schema;   /* cfg_compliance.c */
+extern const struct cfg_schema io_schema;           /* cfg_io.c */
+extern const struct cfg_schema wages_schema;        /* cfg_io.c */
+extern const struct cfg_schema pulse_output_schema; /* cfg_io.c */
 extern const struct cfg_schema virtual_schema;      /* cfg_alarm.c */
 extern const struct cfg_schema alarm_schema;        /* cfg_alarm.c */
 extern const struct cfg_schema alarms_email_schema; /* cfg_alarm.c */
+
+/* Rules across io, wages and pulse_outputs (names that must exist). */
+void cfg_io_check(struct cfg_ctx *ctx, const struct pqgate_cfg *c);
 
 /* Rules across virtual:, alarms: and alarms_email: (names unique, alarm
  * references, email server); called by the root check.  cfg_alarm.c. */
