@@ -13,11 +13,13 @@
 
 #include "config/config.h"
 #include "config/log.h"
+#include "gateway/alarm.h"
 #include "gateway/bus.h"
 #include "gateway/loop.h"
 #include "gateway/metrology.h"
 #include "gateway/status.h"
 #include "gateway/summary.h"
+#include "gateway/vchan.h"
 #include "pq/err.h"
 
 /* Sized for a full box: 8 buses x 31 devices x ~100 values plus the local
@@ -28,9 +30,8 @@
 
 /* Start order; stopped in reverse.  New tiers add one line here. */
 static const struct gw_component *const components[] = {
-    &status_component,
-    &metrology_component,
-    &summary_component,
+    &status_component, &metrology_component, &summary_component,
+    &vchan_component,  &alarm_component,
 };
 
 #define N_COMPONENTS (sizeof(components) / sizeof(components[0]))
