@@ -26,6 +26,7 @@
 #include "gateway/expr.h"
 #include "gateway/loop.h"
 #include "pq/err.h"
+#include "pq/record.h"
 
 /* The event log (gateway/evlog.c) comes with the onboard store; while a
  * build does not link it, alarm entries go to the process log alone. */
@@ -182,6 +183,7 @@ static void transition(struct alarms *as, struct alarm *a, int want, int64_t t)
 {
     int from = a->state;
     int idx = (int) (a - as->a);
+    char when[40];
 
     if (want) {
         a->state = ALARM_ACTIVE;
@@ -194,9 +196,11 @@ static void transition(struct alarms *as, struct alarm *a, int want, int64_t t)
     a->since_ns = t;
     history_add(as, idx, from, a->state, t, a->value);
     publish_state(as, a, t);
+    pq_time_iso(when, sizeof(when), t);
     log_event(want ? severity(a) : LOG_NOTICE, want ? "alarm_active" : "alarm_clear",
-              a->cfg->name, has_action(a, ALARM_ACT_LOG), "alarm %s %s (value %.6g)",
-              a->cfg->name, want ? "active" : "cleared", a->value);
+              a->cfg->name, has_action(a, ALARM_ACT_LOG),
+              "alarm %s %s at %s (value %.6g)", a->cfg->name, want ? "active" : "cleared",
+              when, a->value);
     if (a->ch_output >= 0) {
         (void) bus_publish(as->bus, a->ch_output, want ? 1.0 : 0.0, t, 0);
     }

@@ -37,6 +37,7 @@
 
 #define READ_FRAMES 2048
 #define IDLE_NS     5000000L /* wait when a realtime source has nothing due */
+#define HC_BATCH    384      /* half-cycle updates published in one call */
 
 struct metrology {
     struct gw *gw;
@@ -54,7 +55,12 @@ struct metrology {
     int ch_demand[PQ_DEMAND_NQ][4]; /* last, present, predicted, peak */
     int ch_event[PQ_EV_KIND_COUNT]; /* local/event/<kind>: its depth or height, % */
     int ch_event_count;             /* local/events/count */
-    int ch_pst[3], ch_plt[3];       /* local/flicker/pst/a... */
+    int ch_event_active[PQ_EV_KIND_COUNT]; /* local/event/<kind>/active: 1 from
+                                              an event's start to its end */
+    int ch_u_half[3], ch_i_half[3]; /* local/u_rms_half/a.., local/i_rms_half/a.. */
+    struct bus_update hc[HC_BATCH]; /* half-cycle values of the current chunk */
+    size_t nhc;
+    int ch_pst[3], ch_plt[3]; /* local/flicker/pst/a... */
     double events;
     int *ids_min, *ids_max;     /* per record value, -1: not published */
     int64_t published_ns;       /* stream time of the last periodic publish */
@@ -262,6 +268,20 @@ static int register_events_flicker(struct metrology *m)
         if (m->ch_event[k] < 0) {
             return m->ch_event[k];
         }
+        snprintf(name, sizeof(name), "local/event/%s/active", pq_event_kind_name(k));
+        m->ch_event_active[k] = bus_register(m->gw->bus, name, "");
+        if (m->ch_event_active[k] < 0) {
+            return m->ch_event_active[k];
+        }
+    }
+    for (int p = 0; p < 3; p++) {
+        snprintf(name, sizeof(name), "local/u_rms_half/%s", ph[p]);
+        m->ch_u_half[p] = bus_register(m->gw->bus, name, "V");
+        snprintf(name, sizeof(name), "local/i_rms_half/%s", ph[p]);
+        m->ch_i_half[p] = bus_register(m->gw->bus, name, "A");
+        if (m->ch_u_half[p] < 0 || m->ch_i_half[p] < 0) {
+            return m->ch_u_half[p] < 0 ? m->ch_u_half[p] : m->ch_i_half[p];
+        }
     }
     m->ch_event_count = bus_register(m->gw->bus, "local/events/count", "");
     if (m->ch_event_count < 0) {
@@ -419,6 +439,30 @@ static void publish_periodic(struct metrology *m)
     (void) bus_publish_many(m->gw->bus, m->upd, n);
 }
 
+static void flush_halfcycles(struct metrology *m)
+{
+    if (m->nhc > 0) {
+        (void) bus_publish_many(m->gw->bus, m->hc, m->nhc);
+        m->nhc = 0;
+    }
+}
+
+/* IEC 61000-4-30 5.4.2.1: Urms(1/2), the RMS of one cycle refreshed every
+ * half cycle (and Irms(1/2) alike), for half-cycle alarms; gathered per
+ * chunk of samples and published in one call, each with its own time. */
+static void on_halfcycle(void *ctx, const struct pq_halfcycle *h)
+{
+    struct metrology *m = ctx;
+
+    if (m->nhc + 6 > HC_BATCH) {
+        flush_halfcycles(m);
+    }
+    for (int p = 0; p < h->nph && p < 3; p++) {
+        m->hc[m->nhc++] = (struct bus_update){m->ch_u_half[p], {h->u_rms[p], h->t_ns, 0}};
+        m->hc[m->nhc++] = (struct bus_update){m->ch_i_half[p], {h->i_rms[p], h->t_ns, 0}};
+    }
+}
+
 static void on_event(void *ctx, const struct pq_event *ev)
 {
     struct metrology *m = ctx;
@@ -426,9 +470,10 @@ static void on_event(void *ctx, const struct pq_event *ev)
                : ev->kind == PQ_EV_RVC ? ev->rvc_du_max_pct
                                        : ev->residual_pct;
     char line[1024];
-    struct bus_update u[2] = {
+    struct bus_update u[3] = {
         {m->ch_event[ev->kind], {v, ev->start_ns, 0}},
         {m->ch_event_count, {++m->events, ev->end_ns, 0}},
+        {m->ch_event_active[ev->kind], {0.0, ev->end_ns, 0}},
     };
 
     /* the event log proper comes with the onboard store; until then the
@@ -438,7 +483,8 @@ static void on_event(void *ctx, const struct pq_event *ev)
         gw_en50160_event(m->en50160, ev);
     }
     LOGF(LOG_NOTICE, "event", "%s", line);
-    (void) bus_publish_many(m->gw->bus, u, 2);
+    flush_halfcycles(m); /* before the event's end, in time order */
+    (void) bus_publish_many(m->gw->bus, u, 3);
 }
 
 /* The RMS burst of an event: a JSON file beside the captures (the event
@@ -473,6 +519,8 @@ static void on_event_start(void *ctx, int kind, int64_t start_ns)
 {
     struct metrology *m = ctx;
 
+    flush_halfcycles(m);
+    (void) bus_publish(m->gw->bus, m->ch_event_active[kind], 1.0, start_ns, 0);
     if (m->capture && kind != PQ_EV_RVC && kind != PQ_EV_CURRENT_SAG &&
         kind != PQ_EV_CURRENT_SWELL) {
         (void) gw_capture_trigger(m->capture, start_ns, PQ_CAPTURE_EVENT,
@@ -519,6 +567,7 @@ static int open_meter(struct metrology *m)
     struct pq_meter_out out = {
         .interval = on_record,
         .freq10s = on_freq10s,
+        .halfcycle = on_halfcycle,
         .energy = on_energy,
         .event = on_event,
         .event_start = on_event_start,
@@ -568,6 +617,7 @@ static void *acquire(void *arg)
         if (rc == -PQ_EEOF) {
             LOGF(LOG_NOTICE, "metrology", "the recording has ended");
             pq_meter_finish(m->meter);
+            flush_halfcycles(m);
             break;
         }
         if (rc == -PQ_EFRAME) {
@@ -602,6 +652,7 @@ static void *acquire(void *arg)
         }
         m->frames += n;
         pq_meter_feed(m->meter, m->buf, n);
+        flush_halfcycles(m);
         publish_periodic(m);
     }
     return NULL;
