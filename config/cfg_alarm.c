@@ -290,7 +290,7 @@ static int parse_level(struct cfg_ctx *ctx, char *const *field, double *v, int *
 static void check_levels(struct cfg_ctx *ctx, struct alarm_cfg *a)
 {
     if (!*a->pickup) {
-        cfg_error_at(ctx, &a->pickup, "a %s alarm needs a pickup value",
+        cfg_error_at(ctx, &a->pickup, "an alarm of kind %s needs a pickup value",
                      kind_names[a->kind]);
         return;
     }
@@ -308,14 +308,15 @@ static void check_levels(struct cfg_ctx *ctx, struct alarm_cfg *a)
                      "pickup and dropout must both be in %% or neither");
     } else if ((a->kind == ALARM_OVER || a->kind == ALARM_DEVIATION) &&
                a->dropout_v > a->pickup_v) {
-        cfg_error_at(ctx, &a->dropout,
-                     "the dropout (%g) must not be above the pickup (%g) of a %s alarm",
-                     a->dropout_v, a->pickup_v, kind_names[a->kind]);
-    } else if (a->kind == ALARM_UNDER && a->dropout_v < a->pickup_v) {
         cfg_error_at(
             ctx, &a->dropout,
-            "the dropout (%g) must not be below the pickup (%g) of an under alarm",
-            a->dropout_v, a->pickup_v);
+            "the dropout (%g) must not be above the pickup (%g) of an alarm of kind %s",
+            a->dropout_v, a->pickup_v, kind_names[a->kind]);
+    } else if (a->kind == ALARM_UNDER && a->dropout_v < a->pickup_v) {
+        cfg_error_at(ctx, &a->dropout,
+                     "the dropout (%g) must not be below the pickup (%g) of an alarm of "
+                     "kind under",
+                     a->dropout_v, a->pickup_v);
     }
 }
 
@@ -347,11 +348,11 @@ static void check_alarm(struct cfg_ctx *ctx, void *obj)
     if (a->kind == ALARM_OVER || a->kind == ALARM_UNDER || a->kind == ALARM_DEVIATION ||
         a->kind == ALARM_DIGITAL) {
         if (!*a->channel) {
-            cfg_error_at(ctx, &a->channel, "a %s alarm needs a channel",
+            cfg_error_at(ctx, &a->channel, "an alarm of kind %s needs a channel",
                          kind_names[a->kind]);
         }
     } else if (*a->channel) {
-        cfg_error_at(ctx, &a->channel, "a %s alarm takes no channel (%s)",
+        cfg_error_at(ctx, &a->channel, "an alarm of kind %s takes no channel (%s)",
                      kind_names[a->kind], a->kind == ALARM_EVENT ? "events" : "expr");
     }
     if (a->kind == ALARM_OVER || a->kind == ALARM_UNDER || a->kind == ALARM_DEVIATION) {
