@@ -416,7 +416,7 @@ static void test_alarm_sixty_alarms_each_pick_up_on_time(void **state)
     start(yaml);
     ramp("r", slope, 0.0, 64.0);
     for (int k = 0; k < 60; k++) {
-        char name[8];
+        char name[16];
 
         snprintf(name, sizeof(name), "a%d", k);
         assert_int_equal(status(name).state, ALARM_ACTIVE);
