@@ -94,7 +94,8 @@ static const char *const state_names[] = {"inactive", "active", "active-acknowle
 
 static int severity(const struct alarm *a)
 {
-    return a->cfg->prio >= 192 ? LOG_ERR : a->cfg->prio >= 128 ? LOG_WARNING : LOG_NOTICE;
+    /* an alarm is news about the installation, not a fault of the gateway */
+    return a->cfg->prio >= 192 ? LOG_WARNING : a->cfg->prio >= 128 ? LOG_NOTICE : LOG_INFO;
 }
 
 static void __attribute__((format(printf, 5, 6)))
