@@ -614,8 +614,69 @@ static void check_email_actions(struct cfg_ctx *ctx, const struct pqgate_cfg *c,
     }
 }
 
+static int virtual_index(const struct pqgate_cfg *c, const char *name)
+{
+    for (size_t i = 0; i < c->virtuals.n; i++) {
+        if (strcmp(CFG_AT(c->virtuals, struct virtual_cfg, i)->name, name) == 0) {
+            return (int) i;
+        }
+    }
+    return -1;
+}
+
+/* Depth-first search from on_change channel i through the on_change
+ * channels it reads; 1 if it comes back to one on the path (mark: 0 new, 1
+ * on the path, 2 done). */
+static int in_loop(const struct pqgate_cfg *c, size_t i, unsigned char *mark, int depth)
+{
+    const struct virtual_cfg *v = CFG_AT(c->virtuals, struct virtual_cfg, i);
+    struct expr *e = NULL;
+    struct expr_error err;
+    int loop = 0;
+
+    if (mark[i] == 1) {
+        return 1;
+    }
+    if (mark[i] == 2 || v->interval_ns != 0 || depth > 1100 ||
+        expr_compile(v->expr, strlen(v->expr), &e, &err) < 0) {
+        return 0;
+    }
+    mark[i] = 1;
+    for (size_t r = 0; !loop && r < expr_nrefs(e); r++) {
+        int j = virtual_index(c, expr_ref_name(e, r));
+
+        loop = j >= 0 && in_loop(c, (size_t) j, mark, depth + 1);
+    }
+    expr_free(e);
+    mark[i] = loop ? 1 : 2;
+    return loop;
+}
+
+/* on_change channels that read each other would evaluate for ever */
+static void check_virtual_loops(struct cfg_ctx *ctx, const struct pqgate_cfg *c)
+{
+    unsigned char *mark = calloc(c->virtuals.n + 1, 1);
+
+    if (!mark) {
+        return;
+    }
+    for (size_t i = 0; i < c->virtuals.n; i++) {
+        const struct virtual_cfg *v = CFG_AT(c->virtuals, struct virtual_cfg, i);
+
+        memset(mark, 0, c->virtuals.n);
+        if (in_loop(c, i, mark, 0)) {
+            cfg_error_at(ctx, &v->expr,
+                         "'%s' depends on itself through on_change channels; give one "
+                         "of them an interval",
+                         v->name);
+        }
+    }
+    free(mark);
+}
+
 void cfg_alarm_check_root(struct cfg_ctx *ctx, const struct pqgate_cfg *c)
 {
+    check_virtual_loops(ctx, c);
     for (size_t i = 0; i < c->alarms.n; i++) {
         const struct alarm_cfg *a = CFG_AT(c->alarms, struct alarm_cfg, i);
 

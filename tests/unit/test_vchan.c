@@ -225,9 +225,23 @@ test_vchan_config_errors_name_file_line_column_and_expression_column(void **stat
         "'nope'",
     };
 
+    static const char yaml3[] = "gateway: {id: t}\n"
+                                "virtual:\n"
+                                "  - {name: v/a, expr: 'v/b + 1'}\n"
+                                "  - {name: v/b, expr: 'v/c * 2'}\n"
+                                "  - {name: v/c, expr: 'v/a - x'}\n"
+                                "  - {name: v/d, expr: 'v/d + 1', interval: 1s}\n";
+    static const char *const want3[] = {
+        "test.yaml:3:23: virtual[0].expr: 'v/a' depends on itself through on_change "
+        "channels; give one of them an interval",
+        "test.yaml:5:23: virtual[2].expr: 'v/c' depends on itself through on_change "
+        "channels; give one of them an interval",
+    };
+
     (void) state;
     expect_errors(yaml, want, sizeof(want) / sizeof(want[0]));
     expect_errors(yaml2, want2, sizeof(want2) / sizeof(want2[0]));
+    expect_errors(yaml3, want3, sizeof(want3) / sizeof(want3[0]));
 }
 
 int main(void)
