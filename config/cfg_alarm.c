@@ -663,11 +663,10 @@ static void check_virtual_loops(struct cfg_ctx *ctx, const struct pqgate_cfg *c)
     for (size_t i = 0; i < c->virtuals.n; i++) {
         const struct virtual_cfg *v = CFG_AT(c->virtuals, struct virtual_cfg, i);
 
-        memset(mark, 0, c->virtuals.n);
-        if (in_loop(c, i, mark, 0)) {
+        if (in_loop(c, i, mark, 0)) { /* marks kept: each expression once */
             cfg_error_at(ctx, &v->expr,
-                         "'%s' depends on itself through on_change channels; give one "
-                         "of them an interval",
+                         "'%s' is in or reads from a loop of on_change channels; give "
+                         "one of them an interval",
                          v->name);
         }
     }

@@ -944,6 +944,13 @@ int expr_compile(const char *src, size_t len, struct expr **out, struct expr_err
         return rc;
     }
     /* shrink to what the program uses, and take its evaluation memory now */
+    {
+        struct insn *code = realloc(e->code, e->ncode * sizeof(*e->code));
+        struct ref *refs = realloc(e->refs, (e->nrefs ? e->nrefs : 1) * sizeof(*e->refs));
+
+        e->code = code ? code : e->code;
+        e->refs = refs ? refs : e->refs;
+    }
     e->sites = calloc(e->nsites ? e->nsites : 1, sizeof(*e->sites));
     e->sv = malloc(e->depth * sizeof(*e->sv));
     e->sq = malloc(e->depth * sizeof(*e->sq));

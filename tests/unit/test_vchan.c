@@ -232,10 +232,10 @@ test_vchan_config_errors_name_file_line_column_and_expression_column(void **stat
                                 "  - {name: v/c, expr: 'v/a - x'}\n"
                                 "  - {name: v/d, expr: 'v/d + 1', interval: 1s}\n";
     static const char *const want3[] = {
-        "test.yaml:3:23: virtual[0].expr: 'v/a' depends on itself through on_change "
-        "channels; give one of them an interval",
-        "test.yaml:5:23: virtual[2].expr: 'v/c' depends on itself through on_change "
-        "channels; give one of them an interval",
+        "test.yaml:3:23: virtual[0].expr: 'v/a' is in or reads from a loop of "
+        "on_change channels; give one of them an interval",
+        "test.yaml:5:23: virtual[2].expr: 'v/c' is in or reads from a loop of "
+        "on_change channels; give one of them an interval",
     };
 
     (void) state;
