@@ -701,3 +701,18 @@ void cfg_alarm_check_root(struct cfg_ctx *ctx, const struct pqgate_cfg *c)
         check_alarm_refs(ctx, c, &v->expr, c->alarms.n, "no alarm is named");
     }
 }
+
+int cfg_alarm_wants_capture(const struct pqgate_cfg *c)
+{
+    for (size_t i = 0; i < c->alarms.n; i++) {
+        const struct alarm_cfg *a = CFG_AT(c->alarms, struct alarm_cfg, i);
+
+        for (size_t k = 0; k < a->actions.n; k++) {
+            if (CFG_AT(a->actions, struct alarm_action_item_cfg, k)->action ==
+                ALARM_ACT_CAPTURE) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}

@@ -484,6 +484,10 @@ void cfg_io_check(struct cfg_ctx *ctx, const struct pqgate_cfg *c);
  * references, email server); called by the root check.  cfg_alarm.c. */
 void cfg_alarm_check_root(struct cfg_ctx *ctx, const struct pqgate_cfg *c);
 
+/* 1 if an alarm has the capture action (the meter then keeps a capture
+ * writer even without capture.on_events).  cfg_alarm.c. */
+int cfg_alarm_wants_capture(const struct pqgate_cfg *c);
+
 /* Load and validate the daemon's config file with --set overrides.
  * Returns 0 and the config in *out (free with pqgate_cfg_free()), or a
  * negative code with every error in diag. */

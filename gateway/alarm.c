@@ -95,7 +95,9 @@ static const char *const state_names[] = {"inactive", "active", "active-acknowle
 static int severity(const struct alarm *a)
 {
     /* an alarm is news about the installation, not a fault of the gateway */
-    return a->cfg->prio >= 192 ? LOG_WARNING : a->cfg->prio >= 128 ? LOG_NOTICE : LOG_INFO;
+    return a->cfg->prio >= 192   ? LOG_WARNING
+           : a->cfg->prio >= 128 ? LOG_NOTICE
+                                 : LOG_INFO;
 }
 
 static void __attribute__((format(printf, 5, 6)))
@@ -475,6 +477,13 @@ static int setup_alarm(struct alarms *as, size_t i)
                  "an alarm cannot start one yet",
                  a->cfg->name);
         }
+    }
+    if (a->cfg->klass == ALARM_CLASS_HALF_CYCLE && !strstr(a->cfg->channel, "_half/")) {
+        LOGF(LOG_WARNING, "alarm",
+             "%s: class half_cycle on %s, which is not a half-cycle channel "
+             "(local/u_rms_half/..., local/i_rms_half/...): it responds at that "
+             "channel's pace",
+             a->cfg->name, *a->cfg->channel ? a->cfg->channel : "its inputs");
     }
     return setup_inputs(as, i);
 }

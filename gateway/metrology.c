@@ -65,6 +65,7 @@ struct metrology {
     int *ids_min, *ids_max;     /* per record value, -1: not published */
     int64_t published_ns;       /* stream time of the last periodic publish */
     struct gw_capture *capture; /* NULL: captures off */
+    int capture_events;         /* capture.on_events: capture and burst each event */
     struct gw_en50160 *en50160; /* NULL: not evaluated */
     struct gw_ieee519 *ieee519; /* NULL: not evaluated */
     atomic_int manual;          /* manual captures asked for (main loop) */
@@ -521,8 +522,8 @@ static void on_event_start(void *ctx, int kind, int64_t start_ns)
 
     flush_halfcycles(m);
     (void) bus_publish(m->gw->bus, m->ch_event_active[kind], 1.0, start_ns, 0);
-    if (m->capture && kind != PQ_EV_RVC && kind != PQ_EV_CURRENT_SAG &&
-        kind != PQ_EV_CURRENT_SWELL) {
+    if (m->capture && m->capture_events && kind != PQ_EV_RVC &&
+        kind != PQ_EV_CURRENT_SAG && kind != PQ_EV_CURRENT_SWELL) {
         (void) gw_capture_trigger(m->capture, start_ns, PQ_CAPTURE_EVENT,
                                   (uint32_t) m->events + 1);
     }
@@ -579,7 +580,7 @@ static int open_meter(struct metrology *m)
     const char *why = NULL;
     int rc;
 
-    if (m->capture) {
+    if (m->capture && m->capture_events) {
         out.burst = on_burst; /* stored beside the captures */
     }
     m->mcfg.engine.start_ns = m->info.start_ns;
@@ -767,7 +768,9 @@ static int metrology_start(struct gw *gw, void **state)
     m->buf = malloc(READ_FRAMES * m->info.nch * sizeof(float));
     rc = m->buf ? register_channels(m) : -ENOMEM;
     m->sub_capture = -1;
-    if (rc == 0 && gw->cfg->capture.on_events) {
+    m->capture_events = gw->cfg->capture.on_events;
+    /* the writer also serves manual and alarm-triggered captures */
+    if (rc == 0 && (m->capture_events || cfg_alarm_wants_capture(gw->cfg))) {
         rc = gw_capture_new(&gw->cfg->capture, &m->info, mc->nominal_frequency_hz,
                             gw->cfg->gateway.id, &m->capture);
         if (rc == 0) {
