@@ -26,8 +26,9 @@ struct alarm_mail_stats {
  * file now.  Returns 0 and *out, or a negative code (logged). */
 int alarm_mail_new(const struct alarms_email_cfg *cfg, struct alarm_mail **out);
 
-/* Stop the worker: a message being sent is abandoned within 200 ms; what
- * is still queued is dropped and counted.  NULL is a no-op. */
+/* Stop the worker: a message being sent is abandoned at libcurl's next
+ * progress call (well under a second); what is still queued is dropped and
+ * counted.  NULL is a no-op. */
 void alarm_mail_free(struct alarm_mail *m);
 
 /* Queue a message to the addresses to[0..nto) (nto 0: alarms_email.to).

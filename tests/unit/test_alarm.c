@@ -1,20 +1,25 @@
 /* test_alarm.c - the alarm engine on simulated inputs: time-stamped bus
  * updates drive setpoint, digital, event and logic alarms; pickup and
  * dropout must happen within one update period of the configured delay. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
+#include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "config/config.h"
 #include "config/log.h"
 #include "gateway/alarm.h"
+#include "gateway/alarm_mail.h"
 #include "gateway/bus.h"
 #include "gateway/loop.h"
 #include "pq/err.h"
@@ -485,6 +490,51 @@ static void test_alarm_config_errors_are_located(void **state)
     cfg_diag_fini(&diag);
 }
 
+/* A server that accepts connections into its backlog and never speaks:
+ * the worker is stuck in its first message.  The queue (1) keeps one more;
+ * the rest are dropped and counted; stopping abandons the stuck transfer. */
+static void test_alarm_mail_queue_is_bounded_and_stop_abandons_a_stuck_send(void **state)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    socklen_t sl = sizeof(sa);
+    int srv = socket(AF_INET, SOCK_STREAM, 0);
+    char url[64];
+    struct alarms_email_cfg cfg = {0};
+    struct alarm_mail *m = NULL;
+    struct alarm_mail_stats st;
+    const char *to[] = {"ops@example.com"};
+    int64_t t0;
+    int dropped = 0;
+
+    (void) state;
+    assert_true(srv >= 0);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(srv, (struct sockaddr *) &sa, sizeof(sa)), 0);
+    assert_int_equal(listen(srv, 8), 0);
+    assert_int_equal(getsockname(srv, (struct sockaddr *) &sa, &sl), 0);
+    snprintf(url, sizeof(url), "smtp://127.0.0.1:%d", ntohs(sa.sin_port));
+    cfg.server = url;
+    cfg.from = "gw@example.com";
+    cfg.username = "";
+    cfg.password_file = "";
+    cfg.timeout_ns = 30 * S;
+    cfg.queue = 1;
+    assert_int_equal(alarm_mail_new(&cfg, &m), 0);
+    for (int k = 0; k < 5; k++) {
+        dropped += alarm_mail_send(m, to, 1, "subject", "body") == -PQ_EFULL;
+    }
+    alarm_mail_stats(m, &st);
+    assert_true(dropped >= 3); /* one being sent (or waiting), one queued at most */
+    assert_int_equal(st.dropped, (uint64_t) dropped);
+    assert_int_equal(st.queued + st.dropped, 5);
+    t0 = loop_mono_ns();
+    alarm_mail_free(m);
+    /* the 30 s timeout is not waited for: libcurl's progress callback, called
+     * at least once a second, aborts the transfer */
+    assert_true(loop_mono_ns() - t0 < 2 * S);
+    close(srv);
+}
+
 int main(void)
 {
     log_set_level(LOG_ERR); /* the transitions are logged at warning */
@@ -516,6 +566,7 @@ int main(void)
         cmocka_unit_test_teardown(test_alarm_output_and_capture_actions_publish_commands,
                                   teardown),
         cmocka_unit_test(test_alarm_config_errors_are_located),
+        cmocka_unit_test(test_alarm_mail_queue_is_bounded_and_stop_abandons_a_stuck_send),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
