@@ -57,6 +57,7 @@ struct metrology {
     int ch_event_count;             /* local/events/count */
     int ch_event_active[PQ_EV_KIND_COUNT]; /* local/event/<kind>/active: 1 from
                                               an event's start to its end */
+    int rvc_open;                          /* local/event/rvc/active is 1 */
     int ch_u_half[3], ch_i_half[3]; /* local/u_rms_half/a.., local/i_rms_half/a.. */
     struct bus_update hc[HC_BATCH]; /* half-cycle values of the current chunk */
     size_t nhc;
@@ -485,6 +486,7 @@ static void on_event(void *ctx, const struct pq_event *ev)
     }
     LOGF(LOG_NOTICE, "event", "%s", line);
     flush_halfcycles(m); /* before the event's end, in time order */
+    m->rvc_open &= ev->kind != PQ_EV_RVC;
     (void) bus_publish_many(m->gw->bus, u, 3);
 }
 
@@ -521,6 +523,14 @@ static void on_event_start(void *ctx, int kind, int64_t start_ns)
     struct metrology *m = ctx;
 
     flush_halfcycles(m);
+    if (m->rvc_open &&
+        (kind == PQ_EV_DIP || kind == PQ_EV_SWELL || kind == PQ_EV_INTERRUPTION)) {
+        /* IEC 61000-4-30 5.11: an RVC that turns into a dip or swell is not
+         * an RVC; pq/events.c discards it without an end */
+        (void) bus_publish(m->gw->bus, m->ch_event_active[PQ_EV_RVC], 0.0, start_ns, 0);
+        m->rvc_open = 0;
+    }
+    m->rvc_open |= kind == PQ_EV_RVC;
     (void) bus_publish(m->gw->bus, m->ch_event_active[kind], 1.0, start_ns, 0);
     if (m->capture && m->capture_events && kind != PQ_EV_RVC &&
         kind != PQ_EV_CURRENT_SAG && kind != PQ_EV_CURRENT_SWELL) {
