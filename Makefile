@@ -27,6 +27,7 @@ CC ?= cc
 PKG_CONFIG ?= pkg-config
 PREFIX ?= /usr/local
 SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+DATADIR ?= $(PREFIX)/share/pqgate
 DESTDIR ?=
 
 # Libraries of the daemon and its tests; README.md says why each is there.
@@ -37,7 +38,7 @@ TEST_PKGS := cmocka
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
         -Wmissing-prototypes -Wformat=2 -Wundef -Wvla -Werror
 CPPFLAGS += -I. -D_GNU_SOURCE -DPQGATE_VERSION='"$(VERSION)"' \
-            -DPQGATE_SYSCONFDIR='"$(SYSCONFDIR)"'
+            -DPQGATE_SYSCONFDIR='"$(SYSCONFDIR)"' -DPQGATE_DATADIR='"$(DATADIR)"'
 CFLAGS += -std=c11 $(OPT) $(WARN) -MMD -MP
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
@@ -56,6 +57,8 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:%.c=$(BUILD)/%)
 UNIT_HELPERS := $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c))
 UNIT_HELPER_OBJS := $(UNIT_HELPERS:%.c=$(BUILD)/%.o)
+TOOL_SRCS := $(wildcard tests/tools/*.c)
+TOOL_BINS := $(TOOL_SRCS:%.c=$(BUILD)/%)
 BENCH_SRCS := $(wildcard tests/bench/bench_*.c)
 BENCH_BINS := $(BENCH_SRCS:%.c=$(BUILD)/%)
 
@@ -88,6 +91,11 @@ $(BUILD)/tests/unit/test_%: $(BUILD)/tests/unit/test_%.o $(UNIT_HELPER_OBJS) $(L
 $(BUILD)/tests/bench/bench_%: $(BUILD)/tests/bench/bench_%.o $(LIB)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
+# Programs the integration tests drive (tests/tools/store_load: the kill -9
+# load of the onboard store).
+$(BUILD)/tests/tools/%: $(BUILD)/tests/tools/%.o $(LIB)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
 # Set-up first, then a fresh make so pkg-config sees what deps installed.
 deps:
 	@sh packaging/deps.sh
@@ -96,7 +104,7 @@ check: deps
 	@$(MAKE) --no-print-directory check-build
 	@$(MAKE) --no-print-directory check-run
 
-check-build: $(PQGATE) $(UNIT_BINS)
+check-build: $(PQGATE) $(UNIT_BINS) $(TOOL_BINS)
 
 check-run:
 	@BUILD=$(BUILD) SAN=$(SAN) sh tests/check.sh
@@ -127,7 +135,7 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
               -std=c11 -D_GNU_SOURCE -I. -DPQGATE_VERSION='"$(VERSION)"' \
-              -DPQGATE_SYSCONFDIR='"$(SYSCONFDIR)"'
+              -DPQGATE_SYSCONFDIR='"$(SYSCONFDIR)"' -DPQGATE_DATADIR='"$(DATADIR)"'
 
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRCS)
 	@mkdir -p $(@D)
@@ -148,6 +156,8 @@ install: $(PQGATE)
 		$(DESTDIR)$(PREFIX)/share/pqgate/examples/demo.yaml
 	install -D -m 0644 config/examples/minimal.yaml \
 		$(DESTDIR)$(PREFIX)/share/pqgate/examples/minimal.yaml
+	for f in config/profiles/*.yaml; do \
+		install -D -m 0644 $$f $(DESTDIR)$(DATADIR)/profiles/$${f##*/} || exit 1; done
 	install -D -m 0640 config/examples/minimal.yaml \
 		$(DESTDIR)$(SYSCONFDIR)/pqgate/pqgate.yaml
 	install -D -m 0644 packaging/systemd/pqgate.service \

@@ -374,6 +374,34 @@ struct alarms_email_cfg {
     int queue; /* messages waiting at most; more are dropped and counted */
 };
 
+/* store: the onboard SQLite store (gateway/store.h) */
+struct store_section_cfg {
+    char *path;
+    uint64_t budget_bytes;
+    int64_t batch_ns;
+};
+
+/* security_log: where security entries go besides the store */
+enum syslog_protocol_cfg {
+    SYSLOG_UDP,
+    SYSLOG_TCP,
+};
+
+struct syslog_remote_cfg {
+    char *host; /* "": no remote collector */
+    int port;
+    int protocol; /* enum syslog_protocol_cfg */
+    int facility; /* RFC 5424 facility code 0..23 (authpriv: 10) */
+};
+
+struct security_log_cfg {
+    int syslog_local;
+    int facility; /* code 0..23; syslog(3) takes it shifted: facility << 3 */
+    struct syslog_remote_cfg remote;
+};
+
+extern const char *const cfg_syslog_facility_names[]; /* by code, NULL-ended */
+
 /* logging */
 enum log_target_cfg {
     LOG_TARGET_STDERR,
@@ -455,8 +483,10 @@ struct pqgate_cfg {
     struct io_cfg io;
     struct cfg_list wages;         /* struct wages_cfg */
     struct cfg_list pulse_outputs; /* struct pulse_output_cfg */
-    struct cfg_list virtuals;      /* struct virtual_cfg */
-    struct cfg_list alarms;        /* struct alarm_cfg */
+    struct store_section_cfg store;
+    struct security_log_cfg security_log;
+    struct cfg_list virtuals; /* struct virtual_cfg */
+    struct cfg_list alarms;   /* struct alarm_cfg */
     struct alarms_email_cfg alarms_email;
 };
 
@@ -476,6 +506,9 @@ extern const struct cfg_schema pulse_output_schema; /* cfg_io.c */
 extern const struct cfg_schema virtual_schema;      /* cfg_alarm.c */
 extern const struct cfg_schema alarm_schema;        /* cfg_alarm.c */
 extern const struct cfg_schema alarms_email_schema; /* cfg_alarm.c */
+
+extern const struct cfg_schema store_section_schema; /* cfg_store.c */
+extern const struct cfg_schema security_log_schema;  /* cfg_store.c */
 
 /* Rules across io, wages and pulse_outputs (names that must exist). */
 void cfg_io_check(struct cfg_ctx *ctx, const struct pqgate_cfg *c);

@@ -18,8 +18,10 @@
 #include "gateway/loop.h"
 #include "gateway/metrology.h"
 #include "gateway/status.h"
+#include "gateway/storecomp.h"
 #include "gateway/summary.h"
 #include "gateway/vchan.h"
+#include "gateway/wages.h"
 #include "pq/err.h"
 
 /* Sized for a full box: 8 buses x 31 devices x ~100 values plus the local
@@ -30,8 +32,8 @@
 
 /* Start order; stopped in reverse.  New tiers add one line here. */
 static const struct gw_component *const components[] = {
-    &status_component, &metrology_component, &summary_component,
-    &vchan_component,  &alarm_component,
+    &status_component,  &store_component, &metrology_component, &wages_component,
+    &summary_component, &vchan_component, &alarm_component,
 };
 
 #define N_COMPONENTS (sizeof(components) / sizeof(components[0]))
