@@ -28,10 +28,6 @@
 #include "pq/err.h"
 #include "pq/record.h"
 
-/* The event log (gateway/evlog.c) comes with the onboard store; while a
- * build does not link it, alarm entries go to the process log alone. */
-#pragma weak evlog_event
-
 #define TICK_NS 100000000LL /* the timer of quiet inputs */
 #define GRACE_NS                                                    \
     500000000LL    /* a quiet input: time carried by the wall clock \
@@ -110,7 +106,7 @@ log_event(int sev, const char *kind, const char *name, int use_evlog, const char
     va_start(ap, fmt);
     vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
-    if (use_evlog && evlog_event) {
+    if (use_evlog) { /* to the process log too, and to the store when open */
         (void) evlog_event(sev, "alarm", kind, name, "%s", text);
     } else {
         LOGF(sev, "alarm", "%s", text);

@@ -5,6 +5,7 @@ action delivers messages to a local SMTP server."""
 
 import re
 import socket
+import sqlite3
 import threading
 from datetime import datetime, timezone
 
@@ -25,6 +26,7 @@ meter:
     scenarios:
       - {kind: dip, at: 2s, duration: 500ms, level: 60 %, phases: A}
 capture: {on_events: false, dir: CAPDIR, resolution: 128, pre_cycles: 5, post_cycles: 10}
+store: {path: STOREDB}
 alarms_email: {server: "smtp://127.0.0.1:PORT", from: gw@example.com, to: [ops@example.com]}
 virtual:
   - {name: site/u_min, unit: V, expr: "min(local/u_rms/a, local/u_rms/b, local/u_rms/c)"}
@@ -136,7 +138,9 @@ def test_alarm_on_a_simulated_dip_goes_active_and_clears_on_time_and_acts(
         pqgate, tmp_path, smtp):
     cap = tmp_path / "cap"
     cfg = tmp_path / "alarms.yaml"
-    cfg.write_text(CONFIG.replace("CAPDIR", str(cap)).replace("PORT", str(smtp.port)))
+    db = tmp_path / "store.db"
+    cfg.write_text(CONFIG.replace("CAPDIR", str(cap)).replace("PORT", str(smtp.port))
+                   .replace("STOREDB", str(db)))
     d = pqgate(cfg)
     d.wait_for(r"started")
     d.wait_for(r"alarm dip_a cleared at", timeout=20)
@@ -173,3 +177,14 @@ def test_alarm_on_a_simulated_dip_goes_active_and_clears_on_time_and_acts(
                             "[alarm-test] alarm dip_a cleared"], subjects
     assert mails[0][0] == ["RCPT TO:<ops@example.com>"]
     assert "Value: 1" in mails[0][1]  # Urms(1/2) at pickup, e.g. 138 V or 190 V
+    # the event log of the onboard store: active and clear of the alarms with
+    # the log action, in order
+    con = sqlite3.connect(db)
+    rows = con.execute("SELECT kind, name, text FROM event_log WHERE source = 'alarm' "
+                       "ORDER BY rowid").fetchall()
+    con.close()
+    dip_rows = [(k, t) for k, n, t in rows if n == "dip_a"]
+    assert [k for k, _ in dip_rows] == ["alarm_active", "alarm_clear"], rows
+    assert "at 2000-01-01T00:00:02.1" in dip_rows[0][1]
+    assert [k for k, n, _ in rows if n == "pq_dip"] == ["alarm_active", "alarm_clear"]
+    assert not [r for r in rows if r[1] == "both"]  # no log action: process log only
