@@ -487,6 +487,9 @@ static void check_email(struct cfg_ctx *ctx, void *obj)
     }
     if (*e->server && !*e->from) {
         cfg_error_at(ctx, &e->from, "the email action needs a from address");
+    } else if (*e->from && (!strchr(e->from, '@') || strpbrk(e->from, " <>\r\n,"))) {
+        cfg_error_at(ctx, &e->from, "expected an address like gw@example.com, got '%s'",
+                     e->from);
     }
 }
 

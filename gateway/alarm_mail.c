@@ -43,7 +43,8 @@ struct alarm_mail {
 /* ---- one message --------------------------------------------------------------- */
 
 struct upload {
-    char text[MAIL_BODY_MAX + MAIL_SUBJECT_MAX + 1024];
+    char
+        text[MAIL_BODY_MAX + MAIL_SUBJECT_MAX + MAIL_TO_MAX * (MAIL_ADDR_MAX + 4) + 1024];
     size_t len, off;
 };
 
@@ -76,18 +77,24 @@ static int progress_cb(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut,
 static void build_message(const struct alarm_mail *m, const struct mail *ml,
                           struct upload *u)
 {
-    char date[64];
+    char date[64], to[MAIL_TO_MAX * (MAIL_ADDR_MAX + 4)];
     time_t now = time(NULL);
     struct tm tm;
+    size_t tl = 0;
     int len;
 
     gmtime_r(&now, &tm);
     strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+    to[0] = '\0';
+    for (size_t i = 0; i < ml->nto && tl < sizeof(to); i++) {
+        int n = snprintf(to + tl, sizeof(to) - tl, "%s<%s>", i ? ", " : "", ml->to[i]);
+
+        tl += n > 0 ? (size_t) n : 0;
+    }
     len = snprintf(u->text, sizeof(u->text),
-                   "Date: %s\r\nFrom: <%s>\r\nTo: <%s>%s\r\nSubject: %s\r\n"
+                   "Date: %s\r\nFrom: <%s>\r\nTo: %s\r\nSubject: %s\r\n"
                    "Content-Type: text/plain; charset=utf-8\r\n\r\n%s\r\n",
-                   date, m->cfg->from, ml->to[0], ml->nto > 1 ? ", ..." : "", ml->subject,
-                   ml->body);
+                   date, m->cfg->from, to, ml->subject, ml->body);
     u->len = len < 0                           ? 0
              : (size_t) len >= sizeof(u->text) ? sizeof(u->text) - 1
                                                : (size_t) len;
