@@ -17,6 +17,7 @@
 #include "gateway/bus.h"
 #include "gateway/loop.h"
 #include "gateway/metrology.h"
+#include "gateway/modbus.h"
 #include "gateway/status.h"
 #include "gateway/storecomp.h"
 #include "gateway/summary.h"
@@ -32,8 +33,8 @@
 
 /* Start order; stopped in reverse.  New tiers add one line here. */
 static const struct gw_component *const components[] = {
-    &status_component,  &store_component, &metrology_component, &wages_component,
-    &summary_component, &vchan_component, &alarm_component,
+    &status_component, &store_component,   &metrology_component, &modbus_component,
+    &wages_component,  &summary_component, &vchan_component,     &alarm_component,
 };
 
 #define N_COMPONENTS (sizeof(components) / sizeof(components[0]))
@@ -300,6 +301,7 @@ int daemon_run(const struct daemon_opts *o)
 
     memset(&d, 0, sizeof(d));
     d.opts = o;
+    d.gw.config_path = o->config_path;
     d.sfd = -1;
     d.gw.started_ns = loop_mono_ns();
     d.gw.generation = 1;
