@@ -130,8 +130,7 @@ bench-run: $(BENCH_BINS)
 
 # libFuzzer targets (clang): each tests/fuzz/fuzz_<parser>.c is built with
 # the library's sources outside gateway/ (the daemon's modules need the bus
-# and threads) plus gateway/expr.c (pure: config/ compiles expressions at
-# load), and run for FUZZ_SECONDS on tests/fuzz/corpus/<parser>/
+# and threads), and run for FUZZ_SECONDS on tests/fuzz/corpus/<parser>/
 # (new inputs go to build/fuzz/corpus-<parser>/, the seeds stay as they are).
 FUZZ_SECONDS ?= 60
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
@@ -142,7 +141,7 @@ FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=a
 
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRCS)
 	@mkdir -p $(@D)
-	clang $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $@ $< $(filter-out gateway/%,$(LIB_SRCS)) gateway/expr.c \
+	clang $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $@ $< $(filter-out gateway/%,$(LIB_SRCS)) \
 		$(PKG_LIBS) -lm -lpthread
 
 fuzz: deps

@@ -1,7 +1,7 @@
 /* cfg_alarm.c - the `virtual:`, `alarms:` and `alarms_email:` sections.
  *
  * Expressions are compiled here, at load, by the one compiler the daemon
- * runs (gateway/expr.h: pure code, no I/O), so a syntax error is reported
+ * runs (config/expr.h: pure code, no I/O), so a syntax error is reported
  * like any other config error: at the YAML node, with the column inside
  * the expression. */
 #include <stddef.h>
@@ -11,7 +11,7 @@
 
 #include "config/config.h"
 #include "config/units.h"
-#include "gateway/expr.h"
+#include "config/expr.h"
 
 /* The rule of gateway/bus.h's bus_name_valid(), for names in the config. */
 static int channel_name_ok(const char *s)

@@ -313,7 +313,7 @@ struct compliance_cfg {
 struct virtual_cfg {
     char *name;          /* channel name on the bus */
     char *unit;          /* of the result */
-    char *expr;          /* gateway/expr.h */
+    char *expr;          /* config/expr.h */
     char *interval;      /* "on_change" or a duration */
     int64_t interval_ns; /* from interval (check hook); 0: on change */
 };

@@ -23,7 +23,7 @@
 #include "gateway/alarm_mail.h"
 #include "gateway/bus.h"
 #include "gateway/evlog.h"
-#include "gateway/expr.h"
+#include "config/expr.h"
 #include "gateway/loop.h"
 #include "pq/err.h"
 #include "pq/record.h"

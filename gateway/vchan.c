@@ -10,7 +10,7 @@
 #include "config/config.h"
 #include "config/log.h"
 #include "gateway/bus.h"
-#include "gateway/expr.h"
+#include "config/expr.h"
 #include "gateway/loop.h"
 #include "pq/err.h"
 

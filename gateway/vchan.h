@@ -1,7 +1,7 @@
 /* vchan.h - virtual channels (daemon component "vchan"): channels computed
  * from other channels by the expressions of the config's `virtual:`.
  *
- * Each expression is compiled once at start (gateway/expr.h) and its output
+ * Each expression is compiled once at start (config/expr.h) and its output
  * channel registered with the configured unit.  Its inputs are bus
  * subscriptions by exact name, so an input may be registered later (or be
  * another virtual channel).  interval: on_change evaluates and publishes on

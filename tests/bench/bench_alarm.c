@@ -15,7 +15,7 @@
 #include "config/log.h"
 #include "gateway/alarm.h"
 #include "gateway/bus.h"
-#include "gateway/expr.h"
+#include "config/expr.h"
 #include "pq/err.h"
 
 #define RUN_S 0.5

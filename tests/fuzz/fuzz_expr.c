@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway/expr.h"
+#include "config/expr.h"
 #include "pq/err.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -12,7 +12,7 @@
 #include <cmocka.h>
 
 #include "gateway/bus.h"
-#include "gateway/expr.h"
+#include "config/expr.h"
 #include "pq/err.h"
 
 #define assert_close(got, want, tol) close_at((got), (want), (tol), __FILE__, __LINE__)

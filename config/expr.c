@@ -7,7 +7,7 @@
  * if() and ?: are evaluated every time and the condition selects one: no
  * jumps, and integrate() inside a branch keeps its total continuous.
  */
-#include "gateway/expr.h"
+#include "config/expr.h"
 
 #include <errno.h>
 #include <math.h>
