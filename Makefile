@@ -4,6 +4,7 @@
 #   make check           install missing packages, build, run every test suite
 #   make check SAN=1     the same with ASan + UBSan, in build/san/
 #   make demo            install, build, run the gateway on config/examples/demo.yaml
+#                        with a simulated Modbus fleet (packaging/demo.sh)
 #   make bench           build and run the benchmarks (they print figures, never fail on time)
 #   make install DESTDIR=... PREFIX=...
 #   make format          clang-format every C file
@@ -115,9 +116,11 @@ unit: check-build
 integration: check-build
 	@BUILD=$(BUILD) SAN=$(SAN) sh tests/check.sh integration
 
+# The gateway on demo.yaml with a simulated downstream fleet (packaging/demo.sh
+# starts tests/integration/mbsim.py beside it and stops it at the end).
 demo: deps
 	@$(MAKE) --no-print-directory $(PQGATE)
-	$(PQGATE) run --config config/examples/demo.yaml
+	@sh packaging/demo.sh $(PQGATE)
 
 bench: deps
 	@$(MAKE) --no-print-directory bench-run
@@ -126,7 +129,8 @@ bench-run: $(BENCH_BINS)
 	@for b in $(BENCH_BINS); do echo "== $$b"; $$b || exit 1; done
 
 # libFuzzer targets (clang): each tests/fuzz/fuzz_<parser>.c is built with
-# the library's sources and run for FUZZ_SECONDS on tests/fuzz/corpus/<parser>/
+# the library's sources outside gateway/ (the daemon's modules need the bus
+# and threads), and run for FUZZ_SECONDS on tests/fuzz/corpus/<parser>/
 # (new inputs go to build/fuzz/corpus-<parser>/, the seeds stay as they are).
 FUZZ_SECONDS ?= 60
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)

@@ -13,14 +13,17 @@
 
 #include "config/config.h"
 #include "config/log.h"
+#include "gateway/alarm.h"
 #include "gateway/bus.h"
 #include "gateway/loop.h"
+#include "gateway/mbserver.h"
 #include "gateway/metrology.h"
-#include "gateway/mqtt.h"
+#include "gateway/modbus.h"
 #include "gateway/mqtt.h"
 #include "gateway/status.h"
 #include "gateway/storecomp.h"
 #include "gateway/summary.h"
+#include "gateway/vchan.h"
 #include "gateway/wages.h"
 #include "pq/err.h"
 
@@ -32,12 +35,10 @@
 
 /* Start order; stopped in reverse.  New tiers add one line here. */
 static const struct gw_component *const components[] = {
-    &status_component,
-    &store_component,
-    &metrology_component,
-    &wages_component,
-    &summary_component,
-    &mqtt_component, /* after the store: its outbox lives there */
+    &status_component, &store_component, &metrology_component,
+    &modbus_component, &wages_component, &summary_component,
+    &vchan_component,  &alarm_component, &mbserver_component,
+    &mqtt_component,
 };
 
 #define N_COMPONENTS (sizeof(components) / sizeof(components[0]))
@@ -304,6 +305,7 @@ int daemon_run(const struct daemon_opts *o)
 
     memset(&d, 0, sizeof(d));
     d.opts = o;
+    d.gw.config_path = o->config_path;
     d.sfd = -1;
     d.gw.started_ns = loop_mono_ns();
     d.gw.generation = 1;
