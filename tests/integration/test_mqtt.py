@@ -429,3 +429,45 @@ def test_mqtt_tls_with_test_ca_delivers_and_wrong_ca_is_refused(
     d2.wait_for(r"127\.0\.0\.1:\d+: .*TLS.*; next attempt in")
     assert "connected to" not in d2.log()
     d2.stop()
+
+
+def test_mqtt_aggregates_and_events_arrive_in_contract_shape(
+        pqgate, mosquitto, subscriber, tmp_path):
+    """A simulated feeder run faster than real time: its first 10-min record
+    and a dip arrive with the analysis contract's shapes."""
+    broker = mosquitto(users={SUB_USER: SUB_PW, GW_USER: GW_PW})
+    sub = subscriber(broker.port)
+    cfg = gateway_config(tmp_path / "gw.yaml", broker, tmp_path / "store.db",
+                         publish=[], health_interval="0s", energy_interval="0s")
+    c = json.loads(cfg.read_text())
+    c["meter"]["sim"].update(realtime=False, start="2026-01-01T00:00:00Z", scenarios=[
+        {"kind": "dip", "at": "5s", "duration": "100ms", "level": "60 %", "phases": "A"}])
+    cfg.write_text(json.dumps(c))
+    d = pqgate(cfg)
+    d.wait_for(r"mqtt: connected to 127\.0\.0\.1")
+
+    def of(kind):
+        return [p for _, t, p in sub.sequenced() if t == f"{PREFIX}/{kind}"]
+
+    wait_until(lambda: of("event") and any("u_rms_v" in p for p in of("agg/10min")), 120,
+               "a dip and a 10-min record")
+    d.stop(within=5)
+    ev = of("event")[0]
+    assert ev["type"] == "event" and ev["kind"] == "dip" and ev["device"] == "local"
+    assert ev["residual_pct"] == pytest.approx(60.0, abs=0.5)
+    # the half-cycle RMS that first crosses the threshold starts up to a
+    # half cycle (10 ms) before the dip (IEC 61000-4-30 5.4.2)
+    t0 = iso_to_s("2026-01-01T00:00:00.000Z")
+    assert iso_to_s(ev["start"]) - t0 == pytest.approx(5.0, abs=0.011)
+    rec = [p for p in of("agg/10min") if "u_rms_v" in p][0]
+    assert rec["type"] == "interval" and rec["agg"] == "10min"
+    assert rec["gateway"] == GW and rec["device"] == "local"
+    assert rec["end"] == "2026-01-01T00:10:00.000Z"
+    assert rec["start"] == "2026-01-01T00:00:00.000Z"
+    assert rec["flagged"] is True  # the dip is inside it (IEC 61000-4-30 4.7)
+    assert rec["freq_hz"] == pytest.approx(50.0, abs=0.01)
+    assert len(rec["u_rms_v"]) == 3
+    for u in rec["u_rms_v"]:
+        assert u == pytest.approx(230.0, abs=1.0)
+    assert len(rec["p_w"]) == 4  # a, b, c, total
+    assert rec["p_w"][3] == pytest.approx(sum(rec["p_w"][:3]), rel=1e-6)
