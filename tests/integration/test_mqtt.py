@@ -471,3 +471,29 @@ def test_mqtt_aggregates_and_events_arrive_in_contract_shape(
         assert u == pytest.approx(230.0, abs=1.0)
     assert len(rec["p_w"]) == 4  # a, b, c, total
     assert rec["p_w"][3] == pytest.approx(sum(rec["p_w"][:3]), rel=1e-6)
+
+
+@pytest.mark.parametrize("protocol", ["3.1.1", "5"])
+def test_mqtt_status_is_online_then_offline_by_will_and_by_clean_stop(
+        pqgate, mosquitto, subscriber, tmp_path, protocol):
+    broker = mosquitto(users={SUB_USER: SUB_PW, GW_USER: GW_PW})
+    sub = subscriber(broker.port)
+    cfg = gateway_config(tmp_path / "gw.yaml", broker, tmp_path / "store.db",
+                         protocol=protocol)
+
+    def status():
+        return [p for t, p in sub.snapshot() if t == f"{PREFIX}/status"]
+
+    d = pqgate(cfg)
+    wait_until(lambda: status()[-1:] == ["online"], 20, "online")
+    wait_until(lambda: len(sub.sequenced()) >= 5, 20, f"5 messages over MQTT {protocol}")
+    d.proc.send_signal(signal.SIGKILL)  # no DISCONNECT: the broker sends the will
+    d.proc.wait()
+    wait_until(lambda: status()[-1:] == ["offline"], 10, "the will")
+    d2 = pqgate(cfg)
+    wait_until(lambda: status()[-1:] == ["online"], 20, "online again")
+    n = len(sub.sequenced())
+    # nothing lost across the kill either
+    wait_until(lambda: len(sub.sequenced()) > n + 5 and complete(sub), 20, "every number")
+    d2.stop(within=3)
+    wait_until(lambda: status()[-1:] == ["offline"], 10, "offline at a clean stop")
