@@ -434,6 +434,8 @@ static void on_health(struct loop *l, void *ctx)
                   (json_int_t) ss.file_bytes, "rejected", (json_int_t) ss.rejected,
                   "dropped", (json_int_t) ss.dropped);
     if (x) {
+        json_object_set_new(json_object_get(x, "outbox"), "changes_dropped",
+                            json_integer((json_int_t) m->changes_dropped));
         json_object_set_new(x, "devices", devices_health(m));
     }
     n = mqtt_payload_object(m->rec, m->rec_cap, m->gateway, outbox_next_seq(m->ob),

@@ -165,7 +165,7 @@ static void describe(struct mqtt_client *c, int rc, int err, char *buf, size_t c
         snprintf(buf, cap, "the broker refused the connection: %s (CONNACK code %d)",
                  connack_text(c, crc), crc);
     } else if (rc == MOSQ_ERR_ERRNO) {
-        snprintf(buf, cap, "%s", strerror(err));
+        snprintf(buf, cap, "%s", pq_strerror(-err));
     } else {
         snprintf(buf, cap, "%s", mosquitto_strerror(rc));
     }

@@ -267,6 +267,14 @@ def test_mqtt_broker_down_60s_under_steady_stream_every_message_arrives_in_order
               for v in p["values"]]
     for sec in range(int(t_down) + 2, int(t_up) - 1):
         assert any(sec <= x < sec + 1 for x in data_t), f"no data measured at {sec}"
+    # the health record after the outage tells of it
+    health = [p for _, t, p in sub.sequenced() if t.endswith("/health")]
+    h = [p for p in health if iso_to_s(p["t"]) > t_up][-1]
+    assert h["type"] == "health" and h["link"]["connected"] is True
+    assert h["link"]["failures"] >= 1 and h["link"]["connects"] >= 2
+    assert h["devices"]["local"]["channels"] > 100
+    assert h["devices"]["local"]["stale"] < h["devices"]["local"]["channels"]
+    assert h["outbox"]["dropped"] == 0
     # values are the simulated feeder's
     last = [p for _, t, p in sub.sequenced() if t.endswith("/data")][-1]
     for v in last["values"]:
