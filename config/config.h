@@ -172,15 +172,15 @@ enum flicker_cfg {
 
 /* meter.demand: demand registers of P, Q, S and the phase currents */
 enum demand_method_cfg {
-    DEMAND_BLOCK,   /* = enum pq_demand_method */
+    DEMAND_BLOCK, /* = enum pq_demand_method */
     DEMAND_SLIDING,
     DEMAND_THERMAL,
 };
 
 struct demand_cfg {
-    int method;         /* enum demand_method_cfg */
+    int method; /* enum demand_method_cfg */
     int64_t interval_ns;
-    int subintervals;   /* 0: cfg_demand_subintervals() chooses */
+    int subintervals; /* 0: cfg_demand_subintervals() chooses */
 };
 
 /* Sub-intervals in effect: as set, or 3 for sliding and 1 otherwise. */
@@ -245,7 +245,7 @@ enum event_reference_cfg {
 struct events_cfg {
     int enabled;
     double dip_pct, swell_pct, interruption_pct, hysteresis_pct;
-    int reference; /* enum event_reference_cfg */
+    int reference;                      /* enum event_reference_cfg */
     double rvc_pct, rvc_hysteresis_pct; /* rvc 0: off */
     double current_nominal_a;           /* 0: no current sags and swells */
     double current_sag_pct, current_swell_pct;
@@ -260,12 +260,12 @@ enum capture_format_cfg {
 };
 
 struct capture_cfg {
-    int on_events;      /* capture every dip, swell and interruption */
-    char *dir;          /* where the .cfg/.dat pairs go */
-    int format;         /* enum capture_format_cfg */
-    int resolution;     /* samples per cycle: 512, 256, 128, 64, 32 or 16 */
+    int on_events;  /* capture every dip, swell and interruption */
+    char *dir;      /* where the .cfg/.dat pairs go */
+    int format;     /* enum capture_format_cfg */
+    int resolution; /* samples per cycle: 512, 256, 128, 64, 32 or 16 */
     int pre_cycles, post_cycles;
-    int max_count;      /* retention: oldest deleted first */
+    int max_count; /* retention: oldest deleted first */
     uint64_t max_bytes;
 };
 
@@ -289,6 +289,98 @@ struct compliance_cfg {
     double isc_a; /* short-circuit current at the PCC */
 };
 
+/* recorders, trends, tou: data recorders, trend statistics and time of use
+ * (config/cfg_recorder.c, gateway/recorder.c, gateway/toucomp.c) */
+enum rec_value_cfg {
+    REC_VALUE_AUTO, /* average for interval triggers, last otherwise */
+    REC_VALUE_AVERAGE,
+    REC_VALUE_LAST,
+    REC_VALUE_MIN,
+    REC_VALUE_MAX,
+};
+
+enum rec_mode_cfg {
+    REC_MODE_CONTINUOUS,     /* circular: the oldest rows go past depth */
+    REC_MODE_STOP_WHEN_FULL, /* stops at depth rows */
+};
+
+struct rec_channel_cfg {
+    char *name; /* a channel name or a bus pattern (gateway/bus.h) */
+};
+
+struct rec_trigger_cfg {
+    char *interval;      /* "", "half_cycle" (every update) or a duration */
+    char *schedule;      /* "", "hourly :MM", "daily HH:MM", "weekly mon HH:MM",
+                            "monthly DD HH:MM" in site time (tou.timezone) */
+    char *on_alarm;      /* "": alarm name, channel alarm/<name>/active */
+    char *on_event;      /* "": dip, swell, interruption, rvc or any */
+    int64_t duration_ns; /* what an alarm, event or manual trigger records */
+    int manual;          /* gateway/command/record = recorder index */
+};
+
+struct recorder_cfg {
+    char *name;
+    struct cfg_list channels; /* struct rec_channel_cfg, 1..16 after expansion */
+    struct rec_trigger_cfg trigger;
+    int value; /* enum rec_value_cfg */
+    int mode;  /* enum rec_mode_cfg */
+    int depth; /* rows kept */
+};
+
+struct trends_cfg {
+    struct cfg_list channels; /* struct rec_channel_cfg: exact channel names */
+};
+
+struct tou_period_cfg {
+    char *name;      /* tariff */
+    char *from, *to; /* "HH:MM", civil time; to "24:00" ends the day */
+};
+
+struct tou_season_cfg {
+    char *name;
+    char *from, *to;         /* "MM-DD", inclusive; may wrap the year */
+    struct cfg_list weekday; /* struct tou_period_cfg */
+    struct cfg_list weekend; /* empty: as weekday */
+    struct cfg_list holiday; /* empty: as weekend */
+};
+
+struct tou_date_cfg {
+    char *date; /* "YYYY-MM-DD" */
+};
+
+struct tou_cfg {
+    char *timezone;           /* "" : no time of use; recorder schedules in UTC */
+    struct cfg_list seasons;  /* struct tou_season_cfg */
+    struct cfg_list holidays; /* struct tou_date_cfg */
+    char *default_tariff;     /* for uncovered minutes; "": gaps are errors */
+    struct cfg_list energy;   /* struct rec_channel_cfg: counters to split */
+    char *demand;             /* demand channel for the per-tariff maximum */
+};
+
+/* Schedules of recorders: a parsed trigger.schedule. */
+enum cfg_schedule_kind {
+    CFG_SCHED_HOURLY,
+    CFG_SCHED_DAILY,
+    CFG_SCHED_WEEKLY,
+    CFG_SCHED_MONTHLY,
+};
+
+struct cfg_schedule {
+    int kind;   /* enum cfg_schedule_kind */
+    int minute; /* of the day (hourly: of the hour) */
+    int wday;   /* weekly: 0 = Sunday */
+    int mday;   /* monthly: 1..28 */
+};
+
+/* Parsers shared by the check hooks and the components (cfg_recorder.c);
+ * each returns 0 or -PQ_ECONFIG with the output untouched. */
+int cfg_parse_hhmm(const char *s, int *minute_out);   /* 00:00..24:00 */
+int cfg_parse_mmdd(const char *s, int *md_out);       /* month * 100 + day */
+int cfg_parse_date(const char *s, int64_t *days_out); /* days since 1970-01-01 */
+int cfg_parse_schedule(const char *s, struct cfg_schedule *out);
+/* trigger.interval: *ns_out 0 for "half_cycle" (every update) */
+int cfg_parse_rec_interval(const char *s, int64_t *ns_out);
+
 /* logging */
 enum log_target_cfg {
     LOG_TARGET_STDERR,
@@ -309,6 +401,9 @@ struct pqgate_cfg {
     struct events_cfg events;
     struct capture_cfg capture;
     struct compliance_cfg compliance;
+    struct cfg_list recorders; /* struct recorder_cfg */
+    struct trends_cfg trends;
+    struct tou_cfg tou;
     struct logging_cfg logging;
 };
 
@@ -322,6 +417,9 @@ extern const struct cfg_schema tcp_peer_schema;   /* cfg_modbus.c */
 extern const struct cfg_schema events_schema;     /* cfg_events.c */
 extern const struct cfg_schema capture_schema;    /* cfg_events.c */
 extern const struct cfg_schema compliance_schema; /* cfg_compliance.c */
+extern const struct cfg_schema recorder_schema;   /* cfg_recorder.c */
+extern const struct cfg_schema trends_schema;     /* cfg_recorder.c */
+extern const struct cfg_schema tou_schema;        /* cfg_recorder.c */
 
 /* Load and validate the daemon's config file with --set overrides.
  * Returns 0 and the config in *out (free with pqgate_cfg_free()), or a
