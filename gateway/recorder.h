@@ -35,6 +35,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gateway/store.h"
+
 #define REC_MAX_RECORDERS 64
 #define REC_MAX_CH        16
 
@@ -122,5 +124,10 @@ int64_t rec_schedule_next(const struct cfg_schedule *s, int64_t t_ns,
 
 struct gw_component;
 extern const struct gw_component recorder_component; /* reccomp.c */
+
+/* The component's store tables (recorders, rec_rows, minmax, trend_state),
+ * for the store to create at open. */
+extern const struct store_table recorder_tables[];
+extern const size_t recorder_ntables;
 
 #endif

@@ -113,4 +113,9 @@ void tou_demand_update(struct tou_demand *d, const struct tou_calendar *c, doubl
 /* Sort the holiday list (the calendar may be filled in any order). */
 void tou_sort_holidays(struct tou_calendar *c);
 
+/* The daemon component "tou" (toucomp.c): the tariff channel and the
+ * per-tariff energy and demand registers (docs/tou.md). */
+struct gw_component;
+extern const struct gw_component tou_component;
+
 #endif
