@@ -210,6 +210,10 @@ static void on_row(void *ctx, int id, const struct rec_row *row)
         v[1] = (struct store_val){.type = STORE_INT, .i = (int64_t) keep};
         rc = store_write(c->store, SQL_ROW_TRIM, v, 2, NULL);
     }
+    if (r->eng.def.stop_when_full && r->eng.rows == r->eng.def.depth) {
+        LOGF(LOG_NOTICE, "recorder", "%s: full at %llu rows (stop_when_full)", r->cfg->name,
+             (unsigned long long) r->eng.rows);
+    }
     if (rc < 0 && c->rows_failed++ == 0) {
         LOGF(LOG_WARNING, "recorder", "%s: row not queued: %s (counted; logged once)",
              r->cfg->name, pq_strerror(rc));

@@ -1,0 +1,126 @@
+"""Recorders, trends, the min/max log and time of use on the live gateway:
+the fast simulated meter fills recorders in the onboard store, read back
+with sqlite3 after the run."""
+
+import sqlite3
+import struct
+
+import pytest
+
+CONFIG = """\
+gateway: {id: rec-test}
+meter:
+  source: sim
+  nominal_voltage: 230 V
+  sim:
+    realtime: false
+    start: "2026-01-05T06:59:50Z"   # Monday 07:59:50 in Paris: peak at 08:00
+    sample_rate: 6.4 kHz
+    voltage: 230 V
+    current: 60 A
+    power_factor: 0.9
+store:
+  path: STORE
+  batch: 200ms
+recorders:
+  - name: avg1s
+    channels: [local/u_rms/a, local/p/total]
+    trigger: {interval: 1s}
+    depth: 100000
+  - name: full5
+    channels: [local/u_rms/a]
+    trigger: {interval: 1s}
+    mode: stop_when_full
+    depth: 5
+  - name: ring3
+    channels: ["local/i_rms/?"]
+    trigger: {interval: 1s}
+    value: max
+    depth: 3
+trends:
+  channels: [local/p/total]
+tou:
+  timezone: Europe/Paris
+  seasons:
+    - name: all
+      weekday:
+        - {name: peak, from: "08:00", to: "20:00"}
+        - {name: offpeak, from: "20:00", to: "08:00"}
+  energy: [local/energy/kwh_del]
+"""
+
+P_W = 3 * 230.0 * 60.0 * 0.9  # three phases at PF 0.9
+T0_NS = 1767596390 * 10**9    # 2026-01-05T06:59:50Z
+PEAK_NS = T0_NS + 10 * 10**9  # 08:00 in Paris
+
+
+def rows(db, name):
+    rec = db.execute("SELECT id, channels FROM recorders WHERE name = ?",
+                     (name,)).fetchone()
+    assert rec is not None, name
+    out = []
+    for seq, t_ns, vals, qual in db.execute(
+            "SELECT seq, t_ns, vals, quality FROM rec_rows WHERE rec = ? ORDER BY seq",
+            (rec[0],)):
+        n = len(vals) // 8
+        assert len(qual) == 4 * n
+        out.append((seq, t_ns, struct.unpack(f"<{n}d", vals), struct.unpack(f"<{n}I", qual)))
+    return rec[1].split(","), out
+
+
+def test_recorders_fill_the_store_from_the_fast_simulator(pqgate, tmp_path):
+    store = tmp_path / "store.db"
+    cfg = tmp_path / "rec.yaml"
+    cfg.write_text(CONFIG.replace("STORE", str(store)))
+    d = pqgate(cfg)
+    d.wait_for(r"started")
+    d.wait_for(r"recorder: full5: full at 5 rows", timeout=30)
+    d.wait_for(r"tou: tariff peak", timeout=60)
+    rc, _ = d.stop()
+    assert rc == 0
+    db = sqlite3.connect(store)
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+    names, avg = rows(db, "avg1s")
+    assert names == ["local/u_rms/a", "local/p/total"]
+    assert len(avg) >= 10  # the tariff changed 10 s of data after the start
+    for k, (seq, t_ns, v, q) in enumerate(avg):
+        assert seq == k + 1
+        # interval rows on whole UTC seconds, one per second, no gap
+        assert t_ns == T0_NS + (k + 1) * 10**9
+        assert q == (0, 0)
+        assert v[0] == pytest.approx(230.0, abs=0.1)
+        assert v[1] == pytest.approx(P_W, rel=2e-3)
+
+    _, full = rows(db, "full5")
+    assert [r[0] for r in full] == [1, 2, 3, 4, 5]
+    assert [r[1] for r in full] == [T0_NS + s * 10**9 for s in range(1, 6)]
+
+    names, ring = rows(db, "ring3")
+    assert names == ["local/i_rms/a", "local/i_rms/b", "local/i_rms/c"]
+    # continuous: the newest 3 rows, numbered like the other 1 s recorder
+    assert len(ring) == 3
+    assert ring[-1][0] == len(avg)
+    assert [r[0] for r in ring] == [len(avg) - 2, len(avg) - 1, len(avg)]
+    for _, _, v, _ in ring:
+        for x in v:
+            assert x == pytest.approx(60.0, abs=0.1)
+
+    # the min/max log holds the local meter's extremes
+    mm = dict((c, (lo, hi)) for c, lo, hi in
+              db.execute("SELECT channel, min, max FROM minmax"))
+    lo, hi = mm["u_rms/a"]
+    assert 229.5 < lo <= hi < 230.5
+
+    # trend statistics were saved at stop
+    assert db.execute("SELECT count(*) FROM trend_state WHERE channel = ?",
+                      ("local/p/total",)).fetchone()[0] == 1
+
+    # time of use: energy before 08:00 Paris (07:00 UTC) is off-peak.  The
+    # first 1 s reading only primes the register: 9 s of off-peak energy.
+    kv = dict(db.execute("SELECT key, value FROM kv WHERE key LIKE 'tou/%'"))
+    assert kv["tou/offpeak/kwh_del"] == pytest.approx(P_W * 9 / 3.6e6, rel=5e-3)
+    assert kv["tou/peak/kwh_del"] > 0
+    assert kv["tou/peak/kwh_del"] + kv["tou/offpeak/kwh_del"] == pytest.approx(
+        kv["tou/_last/kwh_del"] - P_W * 1 / 3.6e6, rel=5e-3)
+    db.close()
