@@ -17,6 +17,7 @@
 #include "gateway/bus.h"
 #include "gateway/recorder.h"
 #include "gateway/tzif.h"
+#include "pq/err.h"
 #include "pq/utc.h"
 
 #define assert_close(got, want, tol) close_at((got), (want), (tol), __FILE__, __LINE__)
@@ -322,6 +323,73 @@ static void test_recorder_schedules_follow_site_time_across_dst(void **state)
     tzif_free(kolkata);
 }
 
+/* ---- the recorders: section through the config loader ---- */
+
+static int load_cfg(const char *text, struct pqgate_cfg **cfg, struct cfg_diag *diag)
+{
+    void *obj = NULL;
+    int rc;
+
+    cfg_diag_init(diag);
+    rc = cfg_load(&pqgate_schema, "t.yaml", (const uint8_t *) text, strlen(text), NULL, 0,
+                  &obj, diag);
+    *cfg = obj;
+    return rc;
+}
+
+static void assert_error(const struct cfg_diag *d, const char *want)
+{
+    for (size_t i = 0; i < d->n; i++) {
+        if (strcmp(d->msgs[i], want) == 0) {
+            return;
+        }
+    }
+    for (size_t i = 0; i < d->n; i++) {
+        print_message("  have: %s\n", d->msgs[i]);
+    }
+    fail_msg("missing error: %s", want);
+}
+
+static void test_recorder_config_errors_are_located(void **state)
+{
+    static const char text[] = "gateway: {id: t}\n"
+                               "recorders:\n"
+                               "  - name: ok\n"
+                               "    channels: [local/u_rms/a, \"local/p/*\"]\n"
+                               "    trigger: {interval: 15min}\n"
+                               "  - name: bad\n"
+                               "    channels: [local/u_rms/a]\n"
+                               "    trigger: {interval: 5ms, schedule: \"daily 25:00\", "
+                               "on_event: sag}\n"
+                               "  - name: none\n"
+                               "    channels: [local//x]\n"
+                               "    value: average\n";
+    struct pqgate_cfg *cfg = NULL;
+    struct cfg_diag d;
+
+    (void) state;
+    assert_int_equal(load_cfg(text, &cfg, &d), -PQ_ECONFIG);
+    assert_error(&d,
+                 "t.yaml:8:25: recorders[1].trigger.interval: expected half_cycle or a "
+                 "duration from 200ms to 31 days, got '5ms'");
+    assert_error(&d,
+                 "t.yaml:8:40: recorders[1].trigger.schedule: expected 'hourly :MM', "
+                 "'daily HH:MM', 'weekly DAY HH:MM' or 'monthly D HH:MM' (D 1..28), got "
+                 "'daily 25:00'");
+    assert_error(&d, "t.yaml:8:65: recorders[1].trigger.on_event: expected dip, swell, "
+                     "interruption, rvc or any, got 'sag'");
+    assert_error(&d, "t.yaml:10:16: recorders[2].channels[0]: expected a channel name or "
+                     "pattern (letters, digits, '_', '.', '-', '/', '*', '?'), got "
+                     "'local//x'");
+    assert_error(&d, "t.yaml:9:5: recorders[2]: recorder 'none' has no trigger: set "
+                     "interval, schedule, on_alarm, on_event or manual");
+    assert_error(&d,
+                 "t.yaml:11:12: recorders[2].value: value 'average' needs an interval "
+                 "trigger");
+    assert_int_equal(d.n, 6);
+    cfg_diag_fini(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -334,6 +402,7 @@ int main(void)
         cmocka_unit_test(test_recorder_trigger_window_records_only_for_its_duration),
         cmocka_unit_test(test_recorder_trigger_without_duration_takes_one_snapshot),
         cmocka_unit_test(test_recorder_schedules_follow_site_time_across_dst),
+        cmocka_unit_test(test_recorder_config_errors_are_located),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

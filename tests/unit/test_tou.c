@@ -13,8 +13,10 @@
 
 #include <cmocka.h>
 
+#include "config/config.h"
 #include "gateway/tou.h"
 #include "gateway/tzif.h"
+#include "pq/err.h"
 #include "pq/utc.h"
 
 #define assert_close(got, want, tol) close_at((got), (want), (tol), __FILE__, __LINE__)
@@ -343,6 +345,122 @@ static void test_tou_demand_interval_belongs_to_its_last_instant(void **state)
     tzif_free(z);
 }
 
+/* ---- the tou: section through the config loader ---- */
+
+static int load_cfg(const char *text, struct pqgate_cfg **cfg, struct cfg_diag *diag)
+{
+    void *obj = NULL;
+    int rc;
+
+    cfg_diag_init(diag);
+    rc = cfg_load(&pqgate_schema, "t.yaml", (const uint8_t *) text, strlen(text), NULL, 0,
+                  &obj, diag);
+    *cfg = obj;
+    return rc;
+}
+
+static void assert_error(const struct cfg_diag *d, const char *want)
+{
+    for (size_t i = 0; i < d->n; i++) {
+        if (strcmp(d->msgs[i], want) == 0) {
+            return;
+        }
+    }
+    for (size_t i = 0; i < d->n; i++) {
+        print_message("  have: %s\n", d->msgs[i]);
+    }
+    fail_msg("missing error: %s", want);
+}
+
+static void test_tou_config_unknown_zone_overlap_and_gap_are_located(void **state)
+{
+    static const char text[] = "gateway: {id: t}\n"
+                               "tou:\n"
+                               "  timezone: Europe/Pariss\n"
+                               "  holidays: [2026-12-25, 2026-02-30]\n"
+                               "  seasons:\n"
+                               "    - name: winter\n"
+                               "      from: 11-01\n"
+                               "      to: 03-31\n"
+                               "      weekday:\n"
+                               "        - {name: peak, from: \"08:00\", to: \"20:00\"}\n"
+                               "        - {name: off, from: \"19:00\", to: \"07:00\"}\n"
+                               "    - name: summer\n"
+                               "      from: 04-01\n"
+                               "      to: 10-30\n"
+                               "      weekday:\n"
+                               "        - {name: peak, from: \"08:00\", to: \"20:00\"}\n"
+                               "        - {name: off, from: \"21:00\", to: \"08:00\"}\n";
+    struct pqgate_cfg *cfg = NULL;
+    struct cfg_diag d;
+
+    (void) state;
+    assert_int_equal(load_cfg(text, &cfg, &d), -PQ_ECONFIG);
+    assert_null(cfg);
+    assert_error(&d,
+                 "t.yaml:3:13: tou.timezone: unknown time zone 'Europe/Pariss' (not in "
+                 "the tz database)");
+    assert_error(&d, "t.yaml:4:26: tou.holidays[1]: expected a date YYYY-MM-DD, got "
+                     "'2026-02-30'");
+    assert_error(&d, "t.yaml:6:5: tou.seasons: 10-31 is in no season");
+    assert_error(&d,
+                 "t.yaml:11:29: tou.seasons[0].weekday[1].from: season 'winter' "
+                 "weekday: period 'off' (19:00-07:00) overlaps 'peak' (08:00-20:00) at "
+                 "19:00");
+    assert_error(&d, "t.yaml:10:9: tou.seasons[0].weekday: season 'winter' weekday: "
+                     "07:00-08:00 has no tariff (cover the whole day or set "
+                     "tou.default_tariff)");
+    assert_error(&d, "t.yaml:16:9: tou.seasons[1].weekday: season 'summer' weekday: "
+                     "20:00-21:00 has no tariff (cover the whole day or set "
+                     "tou.default_tariff)");
+    cfg_diag_fini(&d);
+}
+
+static void test_tou_config_default_tariff_covers_gaps(void **state)
+{
+    static const char text[] =
+        "gateway: {id: t}\n"
+        "tou:\n"
+        "  timezone: Australia/Adelaide\n"
+        "  default_tariff: shoulder\n"
+        "  holidays: [2026-01-26]\n"
+        "  seasons:\n"
+        "    - name: all\n"
+        "      weekday: [{name: peak, from: \"16:00\", to: \"21:00\"}]\n";
+    struct pqgate_cfg *cfg = NULL;
+    struct cfg_diag d;
+
+    (void) state;
+    assert_int_equal(load_cfg(text, &cfg, &d), 0);
+    assert_int_equal(cfg->tou.holidays.n, 1);
+    assert_string_equal(CFG_AT(cfg->tou.holidays, struct tou_date_cfg, 0)->date,
+                        "2026-01-26");
+    assert_string_equal(CFG_AT(cfg->tou.seasons, struct tou_season_cfg, 0)->to, "12-31");
+    cfg_free(&pqgate_schema, cfg);
+    cfg_diag_fini(&d);
+}
+
+static void test_tou_config_overlapping_seasons_are_named(void **state)
+{
+    static const char text[] = "gateway: {id: t}\n"
+                               "tou:\n"
+                               "  timezone: UTC\n"
+                               "  seasons:\n"
+                               "    - {name: a, from: 01-01, to: 06-30, weekday: "
+                               "[{name: x, from: \"00:00\", to: \"24:00\"}]}\n"
+                               "    - {name: b, from: 06-30, to: 12-31, weekday: "
+                               "[{name: x, from: \"00:00\", to: \"24:00\"}]}\n";
+    struct pqgate_cfg *cfg = NULL;
+    struct cfg_diag d;
+
+    (void) state;
+    assert_int_equal(load_cfg(text, &cfg, &d), -PQ_ECONFIG);
+    assert_error(&d,
+                 "t.yaml:6:23: tou.seasons[1].from: season 'b' overlaps season 'a' on "
+                 "06-30");
+    cfg_diag_fini(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -357,6 +475,9 @@ int main(void)
         cmocka_unit_test(test_tou_split_refuses_backwards_and_overlong_spans),
         cmocka_unit_test(test_tou_register_ignores_counter_reset_and_first_reading),
         cmocka_unit_test(test_tou_demand_interval_belongs_to_its_last_instant),
+        cmocka_unit_test(test_tou_config_unknown_zone_overlap_and_gap_are_located),
+        cmocka_unit_test(test_tou_config_default_tariff_covers_gaps),
+        cmocka_unit_test(test_tou_config_overlapping_seasons_are_named),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
