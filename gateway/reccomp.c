@@ -32,11 +32,12 @@
 #include "pq/err.h"
 #include "pq/utc.h"
 
-#define TICK_NS       (250 * 1000000LL)
-#define TICK_LAG_NS   (2 * PQ_NS_PER_S) /* rows close on the timer this late */
-#define MINMAX_CAP    1024              /* extremes tracked */
-#define TREND_NPUB    (4 * 4 + 8 * 3)   /* channels published per trend */
-#define CHANNELS_TEXT (REC_MAX_CH * BUS_NAME_MAX)
+#define TICK_NS        (250 * 1000000LL)
+#define TICK_LAG_NS    (2 * PQ_NS_PER_S) /* rows close on the timer this late */
+#define PROGRESS_TICKS 40                /* a progress line every 10 s */
+#define MINMAX_CAP     1024              /* extremes tracked */
+#define TREND_NPUB     (4 * 4 + 8 * 3)   /* channels published per trend */
+#define CHANNELS_TEXT  (REC_MAX_CH * BUS_NAME_MAX)
 
 static const char SQL_REC_TABLE[] =
     "CREATE TABLE IF NOT EXISTS recorders(id INTEGER PRIMARY KEY, name TEXT NOT NULL, "
@@ -91,6 +92,7 @@ struct recslot {
     int has_sched;
     int64_t next_sched_ns; /* 0: not computed yet */
     double alarm_last;
+    uint64_t logged_seq; /* rows reported by the last progress line */
 };
 
 struct extreme {
@@ -122,6 +124,7 @@ struct reccomp {
     struct recslot rec[REC_MAX_RECORDERS];
     struct chan_ref refs[REC_MAX_RECORDERS * REC_MAX_CH];
     int64_t data_ns, data_mono_ns; /* data clock */
+    unsigned ticks;
     uint64_t rows_failed;
     /* min/max log */
     struct extreme ext[MINMAX_CAP * 2];
@@ -211,8 +214,8 @@ static void on_row(void *ctx, int id, const struct rec_row *row)
         rc = store_write(c->store, SQL_ROW_TRIM, v, 2, NULL);
     }
     if (r->eng.def.stop_when_full && r->eng.rows == r->eng.def.depth) {
-        LOGF(LOG_NOTICE, "recorder", "%s: full at %llu rows (stop_when_full)", r->cfg->name,
-             (unsigned long long) r->eng.rows);
+        LOGF(LOG_NOTICE, "recorder", "%s: full at %llu rows (stop_when_full)",
+             r->cfg->name, (unsigned long long) r->eng.rows);
     }
     if (rc < 0 && c->rows_failed++ == 0) {
         LOGF(LOG_WARNING, "recorder", "%s: row not queued: %s (counted; logged once)",
@@ -269,6 +272,8 @@ static void on_alarm(void *ctx, int ch, const struct bus_value *v)
 
     (void) ch;
     if (v->value != 0 && !(r->alarm_last != 0)) {
+        LOGF(LOG_NOTICE, "recorder", "%s: triggered by alarm %s", r->cfg->name,
+             r->cfg->trigger.on_alarm);
         rec_trigger(&r->eng, v->t_ns);
     }
     r->alarm_last = v->value;
@@ -278,7 +283,8 @@ static void on_event(void *ctx, int ch, const struct bus_value *v)
 {
     struct chan_ref *ref = ctx;
 
-    (void) ch;
+    LOGF(LOG_NOTICE, "recorder", "%s: triggered by %s", ref->c->rec[ref->rec].cfg->name,
+         bus_name(ref->c->gw->bus, ch));
     rec_trigger(&ref->c->rec[ref->rec].eng, v->t_ns);
 }
 
@@ -389,6 +395,7 @@ static void resume_from_store(struct reccomp *c, struct sqlite3 *db, struct recs
     if (sqlite3_step(st) == SQLITE_ROW) {
         rec_resume(&r->eng, (uint64_t) sqlite3_column_int64(st, 0),
                    (uint64_t) sqlite3_column_int64(st, 1));
+        r->logged_seq = r->eng.seq;
     }
     sqlite3_finalize(st);
     (void) c;
@@ -733,6 +740,26 @@ static int start_trends(struct reccomp *c)
 
 /* ---- the component ---- */
 
+/* A line per recorder that wrote rows since the last one. */
+static void log_progress(struct reccomp *c)
+{
+    for (int k = 0; k < c->nrec; k++) {
+        struct recslot *r = &c->rec[k];
+        uint64_t kept = r->eng.rows;
+
+        if (r->eng.seq == r->logged_seq) {
+            continue;
+        }
+        if (!r->eng.def.stop_when_full && kept > r->eng.def.depth) {
+            kept = r->eng.def.depth;
+        }
+        LOGF(LOG_INFO, "recorder", "%s: +%llu rows, %llu kept%s", r->cfg->name,
+             (unsigned long long) (r->eng.seq - r->logged_seq), (unsigned long long) kept,
+             c->store ? "" : " (no store: not saved)");
+        r->logged_seq = r->eng.seq;
+    }
+}
+
 static void on_tick(struct loop *l, void *ctx)
 {
     struct reccomp *c = ctx;
@@ -742,6 +769,9 @@ static void on_tick(struct loop *l, void *ctx)
     for (int k = 0; k < c->nrec; k++) {
         check_schedule(c, &c->rec[k], now);
         rec_tick(&c->rec[k].eng, now - TICK_LAG_NS);
+    }
+    if (++c->ticks % PROGRESS_TICKS == 0) {
+        log_progress(c);
     }
     for (int i = 0; i < c->ntrend; i++) {
         int mask = trend_tick(c->trends[i].t, now - TICK_LAG_NS);
