@@ -113,6 +113,7 @@ static void check_names_unique(struct cfg_ctx *ctx, const struct pqgate_cfg *c)
 static void check_root(struct cfg_ctx *ctx, void *obj)
 {
     check_names_unique(ctx, obj);
+    cfg_io_check(ctx, obj);
 }
 
 static const struct cfg_field root_fields[] = {
@@ -180,6 +181,37 @@ static const struct cfg_field root_fields[] = {
      .offset = offsetof(struct pqgate_cfg, logging),
      .sub = &logging_schema,
      .doc = "where log lines go and how many"},
+    {.key = "io",
+     .type = CFG_STRUCT,
+     .offset = offsetof(struct pqgate_cfg, io),
+     .sub = &io_schema,
+     .doc = "digital inputs and outputs: pulse inputs, relays"},
+    {.key = "wages",
+     .type = CFG_LIST,
+     .offset = offsetof(struct pqgate_cfg, wages),
+     .flags = CFG_RANGE,
+     .min = 0,
+     .max = 32,
+     .sub = &wages_schema,
+     .doc = "water, air, gas, electricity and steam meters: pulse inputs or channels"},
+    {.key = "pulse_outputs",
+     .type = CFG_LIST,
+     .offset = offsetof(struct pqgate_cfg, pulse_outputs),
+     .flags = CFG_RANGE,
+     .min = 0,
+     .max = 8,
+     .sub = &pulse_output_schema,
+     .doc = "KY pulse outputs that follow an energy or volume total"},
+    {.key = "store",
+     .type = CFG_STRUCT,
+     .offset = offsetof(struct pqgate_cfg, store),
+     .sub = &store_section_schema,
+     .doc = "the onboard store: file, size budget, commit period"},
+    {.key = "security_log",
+     .type = CFG_STRUCT,
+     .offset = offsetof(struct pqgate_cfg, security_log),
+     .sub = &security_log_schema,
+     .doc = "security log entries to syslog, local and remote"},
     {0},
 };
 

@@ -172,15 +172,15 @@ enum flicker_cfg {
 
 /* meter.demand: demand registers of P, Q, S and the phase currents */
 enum demand_method_cfg {
-    DEMAND_BLOCK, /* = enum pq_demand_method */
+    DEMAND_BLOCK,   /* = enum pq_demand_method */
     DEMAND_SLIDING,
     DEMAND_THERMAL,
 };
 
 struct demand_cfg {
-    int method; /* enum demand_method_cfg */
+    int method;         /* enum demand_method_cfg */
     int64_t interval_ns;
-    int subintervals; /* 0: cfg_demand_subintervals() chooses */
+    int subintervals;   /* 0: cfg_demand_subintervals() chooses */
 };
 
 /* Sub-intervals in effect: as set, or 3 for sliding and 1 otherwise. */
@@ -245,7 +245,7 @@ enum event_reference_cfg {
 struct events_cfg {
     int enabled;
     double dip_pct, swell_pct, interruption_pct, hysteresis_pct;
-    int reference;                      /* enum event_reference_cfg */
+    int reference; /* enum event_reference_cfg */
     double rvc_pct, rvc_hysteresis_pct; /* rvc 0: off */
     double current_nominal_a;           /* 0: no current sags and swells */
     double current_sag_pct, current_swell_pct;
@@ -260,12 +260,12 @@ enum capture_format_cfg {
 };
 
 struct capture_cfg {
-    int on_events;  /* capture every dip, swell and interruption */
-    char *dir;      /* where the .cfg/.dat pairs go */
-    int format;     /* enum capture_format_cfg */
-    int resolution; /* samples per cycle: 512, 256, 128, 64, 32 or 16 */
+    int on_events;      /* capture every dip, swell and interruption */
+    char *dir;          /* where the .cfg/.dat pairs go */
+    int format;         /* enum capture_format_cfg */
+    int resolution;     /* samples per cycle: 512, 256, 128, 64, 32 or 16 */
     int pre_cycles, post_cycles;
-    int max_count; /* retention: oldest deleted first */
+    int max_count;      /* retention: oldest deleted first */
     uint64_t max_bytes;
 };
 
@@ -288,6 +288,34 @@ struct compliance_cfg {
     int edition;  /* 2014 or 2022 */
     double isc_a; /* short-circuit current at the PCC */
 };
+
+/* store: the onboard SQLite store (gateway/store.h) */
+struct store_section_cfg {
+    char *path;
+    uint64_t budget_bytes;
+    int64_t batch_ns;
+};
+
+/* security_log: where security entries go besides the store */
+enum syslog_protocol_cfg {
+    SYSLOG_UDP,
+    SYSLOG_TCP,
+};
+
+struct syslog_remote_cfg {
+    char *host; /* "": no remote collector */
+    int port;
+    int protocol; /* enum syslog_protocol_cfg */
+    int facility; /* RFC 5424 facility code 0..23 (authpriv: 10) */
+};
+
+struct security_log_cfg {
+    int syslog_local;
+    int facility; /* code 0..23; syslog(3) takes it shifted: facility << 3 */
+    struct syslog_remote_cfg remote;
+};
+
+extern const char *const cfg_syslog_facility_names[]; /* by code, NULL-ended */
 
 /* recorders, trends, tou: data recorders, trend statistics and time of use
  * (config/cfg_recorder.c, gateway/recorder.c, gateway/toucomp.c) */
@@ -393,6 +421,63 @@ struct logging_cfg {
     int64_t summary_ns; /* log the live values this often; 0: never */
 };
 
+/* io: digital inputs and outputs (drivers/io) */
+enum io_backend_cfg {
+    IO_BACKEND_NONE,
+    IO_BACKEND_GPIOD,
+    IO_BACKEND_SIM,
+};
+
+struct io_input_cfg {
+    char *name;  /* "di1": channel io/<name>/state */
+    int line;    /* line offset on the chip */
+    int active_low;
+    int64_t debounce_ns;
+    double sim_rate_hz; /* sim backend: pulses per second */
+    int sim_bounce;     /* sim backend: chatter transitions per edge */
+};
+
+struct io_output_cfg {
+    char *name; /* "relay1": set by channel io/<name>/set */
+    int line;
+    int active_low;
+};
+
+struct io_cfg {
+    int backend; /* enum io_backend_cfg */
+    char *chip;  /* gpiod: chip name, path or label */
+    struct cfg_list inputs;  /* struct io_input_cfg */
+    struct cfg_list outputs; /* struct io_output_cfg */
+};
+
+/* wages: metered water, air, gas, electricity, steam */
+enum wages_kind_cfg {
+    WAGES_WATER,
+    WAGES_AIR,
+    WAGES_GAS,
+    WAGES_ELECTRICITY,
+    WAGES_STEAM,
+};
+
+struct wages_cfg {
+    char *name;    /* channels wages.<name>/... */
+    int kind;      /* enum wages_kind_cfg */
+    char *input;   /* a pulse input of io.inputs, or "" */
+    char *channel; /* or a total read elsewhere (a Modbus device's counter) */
+    double weight; /* quantity per pulse, in unit */
+    char *unit;    /* m3, l, Nm3, kg, t, kWh, Wh (checked against kind) */
+    int64_t flow_timeout_ns;
+};
+
+/* pulse_outputs: KY energy pulse outputs */
+struct pulse_output_cfg {
+    char *name;
+    char *output;    /* an output of io.outputs */
+    char *channel;   /* the total it follows (local/energy/kwh_del) */
+    double weight;   /* quantity of channel per pulse */
+    int64_t width_ns;
+};
+
 struct pqgate_cfg {
     struct gateway_cfg gateway;
     struct meter_cfg meter;
@@ -405,6 +490,11 @@ struct pqgate_cfg {
     struct trends_cfg trends;
     struct tou_cfg tou;
     struct logging_cfg logging;
+    struct io_cfg io;
+    struct cfg_list wages;         /* struct wages_cfg */
+    struct cfg_list pulse_outputs; /* struct pulse_output_cfg */
+    struct store_section_cfg store;
+    struct security_log_cfg security_log;
 };
 
 extern const struct cfg_schema pqgate_schema;     /* the whole file */
@@ -420,6 +510,14 @@ extern const struct cfg_schema compliance_schema; /* cfg_compliance.c */
 extern const struct cfg_schema recorder_schema;   /* cfg_recorder.c */
 extern const struct cfg_schema trends_schema;     /* cfg_recorder.c */
 extern const struct cfg_schema tou_schema;        /* cfg_recorder.c */
+extern const struct cfg_schema io_schema;         /* cfg_io.c */
+extern const struct cfg_schema wages_schema;      /* cfg_io.c */
+extern const struct cfg_schema pulse_output_schema; /* cfg_io.c */
+
+/* Rules across io, wages and pulse_outputs (names that must exist). */
+void cfg_io_check(struct cfg_ctx *ctx, const struct pqgate_cfg *c);
+extern const struct cfg_schema store_section_schema; /* cfg_store.c */
+extern const struct cfg_schema security_log_schema;  /* cfg_store.c */
 
 /* Load and validate the daemon's config file with --set overrides.
  * Returns 0 and the config in *out (free with pqgate_cfg_free()), or a

@@ -17,6 +17,7 @@
 #include "gateway/loop.h"
 #include "gateway/metrology.h"
 #include "gateway/status.h"
+#include "gateway/storecomp.h"
 #include "gateway/summary.h"
 #include "pq/err.h"
 
@@ -29,6 +30,7 @@
 /* Start order; stopped in reverse.  New tiers add one line here. */
 static const struct gw_component *const components[] = {
     &status_component,
+    &store_component,
     &metrology_component,
     &summary_component,
 };

@@ -36,6 +36,7 @@ struct loop {
     size_t cappfd;
     int next_timer_id;
     int stop;
+    int running; /* inside loop_run() */
 };
 
 int64_t loop_mono_ns(void)
@@ -242,7 +243,7 @@ static void run_fds(struct loop *l, size_t n)
     }
 }
 
-int loop_run(struct loop *l)
+static int run(struct loop *l)
 {
     l->stop = 0;
     while (!l->stop) {
@@ -272,4 +273,19 @@ int loop_run(struct loop *l)
         run_timers(l);
     }
     return 0;
+}
+
+int loop_run(struct loop *l)
+{
+    int rc;
+
+    l->running = 1;
+    rc = run(l);
+    l->running = 0;
+    return rc;
+}
+
+int loop_running(const struct loop *l)
+{
+    return l->running;
 }

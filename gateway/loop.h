@@ -37,6 +37,10 @@ void loop_del_timer(struct loop *l, int id);
 int loop_run(struct loop *l);
 void loop_stop(struct loop *l);
 
+/* 1 while loop_run() runs (a component stopped from a callback: a config
+ * reload), 0 before and after it (start-up and shutdown). */
+int loop_running(const struct loop *l);
+
 /* CLOCK_MONOTONIC and CLOCK_REALTIME in ns. */
 int64_t loop_mono_ns(void);
 int64_t loop_wall_ns(void);

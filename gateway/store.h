@@ -6,7 +6,8 @@
  * through one writer thread, which commits everything queued in one
  * transaction per batch (default every 1 s).  A kill -9 at any moment loses
  * at most the writes of the batch being assembled and never corrupts the file
- * (WAL, synchronous=NORMAL... FULL at commit, see store.c).
+ * (WAL with synchronous=FULL: one fsync per batch, see store.c, so a power
+ * loss too loses at most that batch).
  *
  * Size budget: when the file grows past cfg->budget_bytes, the writer deletes
  * the oldest rows (lowest rowid) of the droppable tables, the table holding
@@ -17,8 +18,8 @@
  * Threads.  store_write(), store_kv_put() and store_stats() may be called
  * from any thread; they copy their arguments and never wait for the disk.
  * store_reader() hands out a read connection that belongs to the calling
- * thread's component (see there).  Callbacks (on_drop, on_commit) run on
- * the writer thread.
+ * thread's component (see there).  on_drop callbacks run on the writer
+ * thread; store_commit_fd() tells the main loop about commits.
  */
 #ifndef PQGATE_STORE_H
 #define PQGATE_STORE_H
@@ -75,6 +76,11 @@ struct store_stats {
     uint64_t file_bytes;
     int64_t last_commit_ns; /* CLOCK_REALTIME */
     double commit_ms_max;
+    /* added with the implementation */
+    double last_commit_ms;  /* duration of the last transaction */
+    uint64_t commit_errors; /* transactions that failed (kept, tried again) */
+    int last_error;         /* code of the last failed transaction, or 0 */
+    uint64_t pending;       /* writes queued, not yet committed */
 };
 
 /* Open (creating when missing) the store at cfg->path, run the tables'
@@ -85,7 +91,16 @@ struct store_stats {
 int store_open(const struct store_cfg *cfg, const struct store_table *tables,
                size_t ntables, struct store **out);
 
-/* Commit what is queued, stop the writer and close.  NULL is a no-op. */
+/* Declare more tables after store_open() (a module that starts after the
+ * store component: the MQTT outbox, the recorders, the event log).  Runs
+ * their create_sql at once on the writer's connection, between batches; the
+ * same name declared again replaces the earlier entry's hooks (a module
+ * restarted on a config reload).  Returns 0, -PQ_ECONFIG (create_sql does
+ * not run: logged) or another negative code. */
+int store_add_tables(struct store *s, const struct store_table *tables, size_t ntables);
+
+/* Commit what is queued, stop the writer and close.  NULL is a no-op.  When
+ * the last commit fails too, the writes still queued are lost (logged). */
 void store_close(struct store *s);
 
 /* Queue one statement with its bound values (?1..?n) for the writer.  sql
@@ -93,7 +108,16 @@ void store_close(struct store *s);
  * one prepared statement per sql pointer.  On success *ticket (when not
  * NULL) is the write's number, increasing from 1; the write is durable once
  * store_committed() >= ticket.  Returns 0, -PQ_EFULL (queue full: not
- * queued, counted) or -ENOMEM. */
+ * queued, counted), -ENOMEM, or -EINVAL (more than 256 values).
+ *
+ * Queue: cfg->queue_cap writes and cfg->queue_cap x 128 bytes of values
+ * (at least 1 MiB), whichever fills first; a write whose text and blobs
+ * exceed 1/16 of those bytes is copied into an allocation of its own.  The
+ * writer commits early when either is half full.  A failed transaction
+ * (I/O error, disk full) keeps its writes queued and is tried again every
+ * batch period; a statement that fails by itself (constraint, bad SQL) is
+ * counted in stats.failed, logged, and does not hold up the others.  Its
+ * ticket still counts as committed. */
 int store_write(struct store *s, const char *sql, const struct store_val *v, size_t n,
                 uint64_t *ticket);
 
@@ -120,5 +144,8 @@ int store_kv_put(struct store *s, const char *key, double value);
 int store_kv_get(struct store *s, const char *key, double *value);
 
 void store_stats(const struct store *s, struct store_stats *out);
+
+/* The file's path, as opened (borrowed, valid until store_close()). */
+const char *store_path(const struct store *s);
 
 #endif
