@@ -16,9 +16,12 @@
 #include "gateway/bus.h"
 #include "gateway/loop.h"
 #include "gateway/metrology.h"
+#include "gateway/recorder.h"
 #include "gateway/status.h"
 #include "gateway/storecomp.h"
 #include "gateway/summary.h"
+#include "gateway/tou.h"
+#include "gateway/wages.h"
 #include "pq/err.h"
 
 /* Sized for a full box: 8 buses x 31 devices x ~100 values plus the local
@@ -32,6 +35,10 @@ static const struct gw_component *const components[] = {
     &status_component,
     &store_component,
     &metrology_component,
+    /* after the metrology, whose channels they record and split */
+    &recorder_component,
+    &tou_component,
+    &wages_component,
     &summary_component,
 };
 

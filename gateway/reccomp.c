@@ -44,8 +44,7 @@ static const char SQL_REC_TABLE[] =
     "channels TEXT NOT NULL, UNIQUE(name, channels))";
 static const char SQL_ROWS_TABLE[] =
     "CREATE TABLE IF NOT EXISTS rec_rows(rec INTEGER NOT NULL, seq INTEGER NOT NULL, "
-    "t_ns INTEGER NOT NULL, vals BLOB NOT NULL, quality BLOB NOT NULL)";
-static const char SQL_ROWS_INDEX[] =
+    "t_ns INTEGER NOT NULL, vals BLOB NOT NULL, quality BLOB NOT NULL);"
     "CREATE UNIQUE INDEX IF NOT EXISTS rec_rows_seq ON rec_rows(rec, seq)";
 static const char SQL_MINMAX_TABLE[] =
     "CREATE TABLE IF NOT EXISTS minmax(channel TEXT PRIMARY KEY, min REAL, "
@@ -64,11 +63,10 @@ static const char SQL_MINMAX_CLEAR[] = "DELETE FROM minmax";
 static const char SQL_TREND_PUT[] =
     "INSERT OR REPLACE INTO trend_state(channel, state) VALUES(?1, ?2)";
 
-/* The tables, for store_open() (see store_tables in recorder.h). */
+/* The tables, declared at start with store_add_tables(). */
 const struct store_table recorder_tables[] = {
     {.name = "recorders", .create_sql = SQL_REC_TABLE},
     {.name = "rec_rows", .create_sql = SQL_ROWS_TABLE, .droppable = 1},
-    {.name = "rec_rows_seq", .create_sql = SQL_ROWS_INDEX},
     {.name = "minmax", .create_sql = SQL_MINMAX_TABLE},
     {.name = "trend_state", .create_sql = SQL_TREND_TABLE},
 };
@@ -832,6 +830,13 @@ static int reccomp_start(struct gw *gw, void **state)
     if (*cfg->tou.timezone && (rc = tzif_load(cfg->tou.timezone, &c->tz)) < 0) {
         LOGF(LOG_ERR, "recorder", "time zone %s: %s", cfg->tou.timezone, pq_strerror(rc));
         goto fail;
+    }
+    if (c->store &&
+        (rc = store_add_tables(c->store, recorder_tables, recorder_ntables)) < 0) {
+        LOGF(LOG_ERR, "recorder", "store tables: %s; recording without the store",
+             pq_strerror(rc));
+        c->store = NULL;
+        rc = 0;
     }
     if (!c->store && (cfg->recorders.n > 0 || cfg->trends.channels.n > 0)) {
         LOGF(LOG_WARNING, "recorder",

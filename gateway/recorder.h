@@ -125,8 +125,8 @@ int64_t rec_schedule_next(const struct cfg_schedule *s, int64_t t_ns,
 struct gw_component;
 extern const struct gw_component recorder_component; /* reccomp.c */
 
-/* The component's store tables (recorders, rec_rows, minmax, trend_state),
- * for the store to create at open. */
+/* The component's store tables (recorders, rec_rows, minmax, trend_state);
+ * the component declares them with store_add_tables() at start. */
 extern const struct store_table recorder_tables[];
 extern const size_t recorder_ntables;
 

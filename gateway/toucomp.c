@@ -173,6 +173,9 @@ static void on_energy(void *ctx, int ch, const struct bus_value *v)
         return;
     }
     saw_time(c, v->t_ns);
+    if (tou_at(&c->cal, v->t_ns, NULL) != c->last_tariff) {
+        publish_tariff(c, v->t_ns); /* on the data's time, to the second */
+    }
     tou_register_update(&e->reg, &c->cal, v->value, v->t_ns);
     for (int k = 0; k < c->cal.ntariffs; k++) {
         u[n++] = (struct bus_update){e->pub[k], {e->reg.per_tariff[k], v->t_ns, 0}};
@@ -220,7 +223,7 @@ static void save(struct toucomp *c)
             kv_key(key, sizeof(key), "_last", e->base, "");
             (void) store_kv_put(c->store, key, e->reg.last);
             kv_key(key, sizeof(key), "_last", e->base, "_t_s");
-            (void) store_kv_put(c->store, key, (double) (e->reg.last_ns / PQ_NS_PER_S));
+            (void) store_kv_put(c->store, key, (double) e->reg.last_ns / 1e9);
         }
     }
     for (int k = 0; k < c->cal.ntariffs; k++) {
@@ -254,7 +257,7 @@ static void restore(struct toucomp *c)
             if (store_kv_get(c->store, key, &t) == 0) {
                 e->reg.primed = 1;
                 e->reg.last = v;
-                e->reg.last_ns = (int64_t) t * PQ_NS_PER_S;
+                e->reg.last_ns = llround(t * 1e9); /* to a few hundred ns */
             }
         }
     }
