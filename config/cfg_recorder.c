@@ -332,6 +332,21 @@ const struct cfg_schema recorder_schema = {
 
 /* ---- trends --------------------------------------------------------- */
 
+static void check_trends(struct cfg_ctx *ctx, void *obj)
+{
+    const struct trends_cfg *t = obj;
+
+    for (size_t i = 0; i < t->channels.n; i++) {
+        const char **name =
+            (const char **) &CFG_AT(t->channels, struct rec_channel_cfg, i)->name;
+
+        if (strpbrk(*name, "*?")) {
+            cfg_error_at(ctx, name, "a trend needs one channel name, not a pattern: '%s'",
+                         *name);
+        }
+    }
+}
+
 static const struct cfg_field trends_fields[] = {
     {.key = "channels",
      .type = CFG_LIST,
@@ -349,6 +364,7 @@ const struct cfg_schema trends_schema = {
     .name = "trends",
     .size = sizeof(struct trends_cfg),
     .fields = trends_fields,
+    .check = check_trends,
 };
 
 /* ---- tou ------------------------------------------------------------ */

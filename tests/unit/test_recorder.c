@@ -390,6 +390,23 @@ static void test_recorder_config_errors_are_located(void **state)
     cfg_diag_fini(&d);
 }
 
+static void test_recorder_config_trend_of_a_pattern_is_refused(void **state)
+{
+    static const char text[] = "gateway: {id: t}\n"
+                               "trends:\n"
+                               "  channels: [local/p/total, \"local/u_rms/*\"]\n";
+    struct pqgate_cfg *cfg = NULL;
+    struct cfg_diag d;
+
+    (void) state;
+    assert_int_equal(load_cfg(text, &cfg, &d), -PQ_ECONFIG);
+    assert_error(&d,
+                 "t.yaml:3:29: trends.channels[1]: a trend needs one channel name, not "
+                 "a pattern: 'local/u_rms/*'");
+    assert_int_equal(d.n, 1);
+    cfg_diag_fini(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -403,6 +420,7 @@ int main(void)
         cmocka_unit_test(test_recorder_trigger_without_duration_takes_one_snapshot),
         cmocka_unit_test(test_recorder_schedules_follow_site_time_across_dst),
         cmocka_unit_test(test_recorder_config_errors_are_located),
+        cmocka_unit_test(test_recorder_config_trend_of_a_pattern_is_refused),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
