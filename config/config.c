@@ -76,6 +76,14 @@ static const struct cfg_field logging_fields[] = {
      .max = 86400,
      .def = "0",
      .doc = "log a line of the local meter's live values this often (0: never)"},
+    {.key = "channels_file",
+     .type = CFG_STRING,
+     .offset = offsetof(struct logging_cfg, channels_file),
+     .flags = CFG_RANGE,
+     .min = 0,
+     .max = 255,
+     .doc = "write every channel (value, unit, time, quality) to this JSON file each "
+            "second, replaced atomically; empty: none"},
     {0},
 };
 

@@ -202,6 +202,11 @@ struct meter_cfg {
 };
 
 /* buses and peers: the Modbus fleet */
+enum sunspec_cfg {
+    SUNSPEC_OFF,
+    SUNSPEC_AUTO, /* find the "SunS" header and model chain at start */
+};
+
 struct device_cfg {
     char *name;    /* channel prefix: "<bus>.<name>/" */
     int unit;      /* Modbus unit id */
@@ -209,12 +214,23 @@ struct device_cfg {
     int64_t poll_ns;
     int64_t timeout_ns; /* 0: the bus's or peer's timeout */
     int retries;
+    int64_t turnaround_ns;                  /* wait after this device's answer */
+    int64_t backoff_min_ns, backoff_max_ns; /* quarantine; 0: poll, 60 s */
+    int max_regs;                           /* longest read; 0: the profile's */
+    int max_gap;                            /* -1: the profile's */
+    int sunspec;                            /* enum sunspec_cfg */
 };
 
 enum serial_parity {
     PARITY_NONE,
     PARITY_EVEN,
     PARITY_ODD,
+};
+
+enum serial_rts {
+    RTS_NONE, /* = enum mb_rts: the adapter switches direction itself */
+    RTS_UP,   /* RTS high while sending */
+    RTS_DOWN, /* RTS low while sending */
 };
 
 struct serial_bus_cfg {
@@ -224,6 +240,9 @@ struct serial_bus_cfg {
     int parity; /* enum serial_parity */
     int data_bits;
     int stop_bits;
+    int rts;              /* enum serial_rts */
+    int64_t rts_delay_ns; /* extra hold of RTS after the last byte */
+    int64_t silent_ns;    /* inter-frame gap; 0: 3.5 characters (>= 1.75 ms) */
     int64_t timeout_ns;
     struct cfg_list devices; /* struct device_cfg */
 };
@@ -233,6 +252,7 @@ struct tcp_peer_cfg {
     char *host;
     int port;
     int64_t timeout_ns;
+    int64_t warmup_ns;       /* wait after connecting before the first request */
     struct cfg_list devices; /* struct device_cfg (unit ids behind the peer) */
 };
 
@@ -419,6 +439,7 @@ struct logging_cfg {
     int level;          /* syslog level, LOG_EMERG..LOG_DEBUG */
     int target;         /* enum log_target_cfg */
     int64_t summary_ns; /* log the live values this often; 0: never */
+    char *channels_file; /* every channel as JSON, each second; "": none */
 };
 
 /* io: digital inputs and outputs (drivers/io) */

@@ -16,6 +16,7 @@
 #include "gateway/bus.h"
 #include "gateway/loop.h"
 #include "gateway/metrology.h"
+#include "gateway/modbus.h"
 #include "gateway/recorder.h"
 #include "gateway/status.h"
 #include "gateway/storecomp.h"
@@ -35,10 +36,11 @@ static const struct gw_component *const components[] = {
     &status_component,
     &store_component,
     &metrology_component,
-    /* after the metrology, whose channels they record and split */
+    &modbus_component,
+    &wages_component,
+    /* after the sources, so that recorder patterns see their channels */
     &recorder_component,
     &tou_component,
-    &wages_component,
     &summary_component,
 };
 
@@ -306,6 +308,7 @@ int daemon_run(const struct daemon_opts *o)
 
     memset(&d, 0, sizeof(d));
     d.opts = o;
+    d.gw.config_path = o->config_path;
     d.sfd = -1;
     d.gw.started_ns = loop_mono_ns();
     d.gw.generation = 1;
