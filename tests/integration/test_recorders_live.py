@@ -102,9 +102,13 @@ def test_recorders_fill_the_store_from_the_fast_simulator(pqgate, tmp_path):
     # "?" is one character: the neutral current comes along
     assert names == ["local/i_rms/a", "local/i_rms/b", "local/i_rms/c", "local/i_rms/n"]
     # continuous: the newest 3 rows, numbered like the other 1 s recorder
+    # (a stop between the dispatch of two channels of one record may leave
+    # one of the two a row behind)
     assert len(ring) == 3
-    assert ring[-1][0] == len(avg)
-    assert [r[0] for r in ring] == [len(avg) - 2, len(avg) - 1, len(avg)]
+    last = ring[-1][0]
+    assert abs(last - len(avg)) <= 1
+    assert [r[0] for r in ring] == [last - 2, last - 1, last]
+    assert ring[-1][1] == T0_NS + last * 10**9
     for _, _, v, _ in ring:
         for x in v[:3]:
             assert x == pytest.approx(60.0, abs=0.1)
