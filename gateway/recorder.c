@@ -120,6 +120,27 @@ static int64_t interval_end(const struct rec_engine *r, int64_t t_ns)
     return (pq_floor_div(t_ns - 1, r->def.interval_ns) + 1) * r->def.interval_ns;
 }
 
+/* Close the interval in progress and the empty ones up to the one holding
+ * t_ns (rows of NaN, BUS_Q_INVALID: a gap in the data shows as a gap in
+ * the values, not in the time axis), at most REC_GAP_ROWS of them. */
+static void advance_to(struct rec_engine *r, int64_t t_ns)
+{
+    int64_t target = interval_end(r, t_ns);
+    uint64_t empty = 0;
+
+    close_interval(r);
+    r->end_ns += r->def.interval_ns;
+    while (r->end_ns < target) {
+        if (empty++ == REC_GAP_ROWS) {
+            r->skipped += (uint64_t) ((target - r->end_ns) / r->def.interval_ns);
+            break;
+        }
+        close_interval(r);
+        r->end_ns += r->def.interval_ns;
+    }
+    r->end_ns = target;
+}
+
 static void flush_pending(struct rec_engine *r)
 {
     struct rec_row row;
@@ -147,8 +168,7 @@ void rec_update(struct rec_engine *r, int ch, double v, int64_t t_ns, uint32_t q
         if (r->end_ns == 0) {
             r->end_ns = interval_end(r, t_ns);
         } else if (t_ns > r->end_ns) {
-            close_interval(r);
-            r->end_ns = interval_end(r, t_ns);
+            advance_to(r, t_ns);
         }
         if (!isnan(v)) {
             r->sum[ch] += v;
@@ -170,8 +190,7 @@ void rec_update(struct rec_engine *r, int ch, double v, int64_t t_ns, uint32_t q
 void rec_tick(struct rec_engine *r, int64_t now_ns)
 {
     if (r->def.interval_ns > 0 && r->end_ns != 0 && now_ns > r->end_ns) {
-        close_interval(r);
-        r->end_ns = interval_end(r, now_ns);
+        advance_to(r, now_ns);
     }
     if (r->def.every_update && r->pending_ns != 0 && now_ns > r->pending_ns) {
         flush_pending(r);

@@ -15,8 +15,10 @@
  * stamps mark the end of a measurement.  A row is emitted when an update
  * past the interval arrives, or when rec_tick() is told the time has passed
  * it; a channel without an update in the interval is NaN with
- * BUS_Q_INVALID.  Updates older than the interval in progress are late:
- * dropped and counted.
+ * BUS_Q_INVALID.  Every interval gets its row, empty ones too (all NaN), up
+ * to REC_GAP_ROWS rows for one gap in the data; the rest of a longer gap
+ * has no rows (counted in skipped).  Updates older than the interval in progress are
+ * late: dropped and counted.
  *
  * Every-update recorders (trigger interval "half_cycle") write one row per
  * distinct time stamp of their channels' updates, with the latest value of
@@ -39,6 +41,7 @@
 
 #define REC_MAX_RECORDERS 64
 #define REC_MAX_CH        16
+#define REC_GAP_ROWS      3600 /* empty rows written for one gap in the data */
 
 struct rec_row {
     int64_t t_ns; /* UTC: interval end, update stamp or trigger time */
@@ -86,7 +89,8 @@ struct rec_engine {
     uint64_t seq;                   /* of the last row */
     uint64_t rows;                  /* rows written (for stop_when_full) */
     int full;
-    uint64_t late; /* updates dropped as older than the interval in progress */
+    uint64_t late;    /* updates dropped as older than the interval in progress */
+    uint64_t skipped; /* empty intervals past REC_GAP_ROWS in one gap: no row */
 };
 
 /* Set r up for def (copied); rows go to emit(ctx, id, row). */

@@ -151,6 +151,35 @@ static void test_recorder_late_updates_are_dropped_and_counted(void **state)
     assert_close(s.rows[0].v[0], 1.0, 0);
 }
 
+static void test_recorder_gap_in_the_data_gives_empty_rows_not_missing_ones(void **state)
+{
+    struct rec_engine r;
+    struct sink s;
+    struct rec_def d = {
+        .nch = 1, .interval_ns = PQ_NS_PER_S, .value = REC_AVERAGE, .depth = 100000};
+    int64_t t0 = utc_ns(2026, 3, 2, 10, 0);
+
+    (void) state;
+    setup_rec(&r, &s, &d);
+    rec_update(&r, 0, 1.0, t0 + 500000000, 0);
+    rec_update(&r, 0, 2.0, t0 + 4500000000LL, 0); /* nothing for 3 s */
+    assert_int_equal(s.n, 4);
+    assert_close(s.rows[0].v[0], 1.0, 0);
+    for (int i = 1; i < 4; i++) {
+        assert_true(s.rows[i].t_ns == t0 + (i + 1) * PQ_NS_PER_S);
+        assert_true(isnan(s.rows[i].v[0]));
+        assert_int_equal(s.rows[i].q[0], BUS_Q_INVALID);
+    }
+    /* a gap longer than REC_GAP_ROWS intervals: that many rows, the rest
+     * counted */
+    s.n = 0;
+    rec_update(&r, 0, 3.0, t0 + (REC_GAP_ROWS + 100) * PQ_NS_PER_S, 0);
+    assert_int_equal(s.n, 1 + REC_GAP_ROWS);
+    assert_true(r.skipped > 0);
+    assert_int_equal(r.seq, 4 + 1 + REC_GAP_ROWS);
+    assert_true(r.end_ns == t0 + (REC_GAP_ROWS + 100) * PQ_NS_PER_S);
+}
+
 static void feed_seconds(struct rec_engine *r, int64_t t0, int n)
 {
     for (int i = 1; i <= n; i++) {
@@ -413,6 +442,7 @@ int main(void)
         cmocka_unit_test(test_recorder_interval_rows_align_to_utc_and_average_exactly),
         cmocka_unit_test(test_recorder_min_max_last_values_per_interval),
         cmocka_unit_test(test_recorder_late_updates_are_dropped_and_counted),
+        cmocka_unit_test(test_recorder_gap_in_the_data_gives_empty_rows_not_missing_ones),
         cmocka_unit_test(test_recorder_stop_when_full_stops_at_depth),
         cmocka_unit_test(test_recorder_continuous_keeps_the_newest_depth_rows),
         cmocka_unit_test(test_recorder_every_update_writes_a_row_per_time_stamp),
