@@ -13,6 +13,7 @@
 
 #include "config/config.h"
 #include "config/log.h"
+#include "gateway/alarm.h"
 #include "gateway/bus.h"
 #include "gateway/loop.h"
 #include "gateway/metrology.h"
@@ -22,6 +23,7 @@
 #include "gateway/storecomp.h"
 #include "gateway/summary.h"
 #include "gateway/tou.h"
+#include "gateway/vchan.h"
 #include "gateway/wages.h"
 #include "pq/err.h"
 
@@ -33,15 +35,9 @@
 
 /* Start order; stopped in reverse.  New tiers add one line here. */
 static const struct gw_component *const components[] = {
-    &status_component,
-    &store_component,
-    &metrology_component,
-    &modbus_component,
-    &wages_component,
-    /* after the sources, so that recorder patterns see their channels */
-    &recorder_component,
-    &tou_component,
-    &summary_component,
+    &status_component,   &store_component,   &metrology_component, &modbus_component,
+    &wages_component,    &summary_component, &vchan_component,     &alarm_component,
+    &recorder_component, &tou_component,
 };
 
 #define N_COMPONENTS (sizeof(components) / sizeof(components[0]))
