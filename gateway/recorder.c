@@ -148,9 +148,15 @@ static void flush_pending(struct rec_engine *r)
     if (r->pending_ns == 0) {
         return;
     }
+    latest_row(r, r->pending_ns, &row);
     if (in_window(r, r->pending_ns, 0)) {
-        latest_row(r, r->pending_ns, &row);
         emit(r, &row);
+    } else if (r->def.gated) {
+        r->hist[r->hist_head] = row;
+        r->hist_head = (r->hist_head + 1) % REC_HISTORY;
+        if (r->hist_n < REC_HISTORY) {
+            r->hist_n++;
+        }
     }
     r->pending_ns = 0;
 }
@@ -208,6 +214,16 @@ void rec_trigger(struct rec_engine *r, int64_t t_ns)
         r->win_from_ns = t_ns;
     }
     r->win_to_ns = t_ns + r->def.duration_ns;
+    /* rows that went by before the trigger arrived, oldest first */
+    for (unsigned i = 0; i < r->hist_n; i++) {
+        struct rec_row *h =
+            &r->hist[(r->hist_head + REC_HISTORY - r->hist_n + i) % REC_HISTORY];
+
+        if (in_window(r, h->t_ns, 0)) {
+            emit(r, h);
+        }
+    }
+    r->hist_n = 0;
 }
 
 void rec_snapshot(struct rec_engine *r, int64_t t_ns)

@@ -25,7 +25,10 @@
  * every channel (a burst of half-cycle RMS values has one stamp per half
  * cycle).  Alarm, event and manual triggers open a window of duration_ns in
  * which the recorder records (every update, or its interval rows); with a
- * duration of 0 a trigger writes one snapshot row.  Schedules write a
+ * duration of 0 a trigger writes one snapshot row.  A trigger is stamped
+ * with the time of what caused it and reaches the recorder after the
+ * updates of that time: the last REC_HISTORY every-update rows are kept,
+ * so those inside the new window are still written.  Schedules write a
  * snapshot row of the latest values.
  *
  * Depth: a stop_when_full recorder stops after depth rows (rec_engine.full);
@@ -42,6 +45,7 @@
 #define REC_MAX_RECORDERS 64
 #define REC_MAX_CH        16
 #define REC_GAP_ROWS      3600 /* empty rows written for one gap in the data */
+#define REC_HISTORY       64   /* every-update rows kept for a late trigger */
 
 struct rec_row {
     int64_t t_ns; /* UTC: interval end, update stamp or trigger time */
@@ -85,6 +89,10 @@ struct rec_engine {
     double last[REC_MAX_CH];
     uint32_t lastq[REC_MAX_CH];
     int64_t pending_ns; /* every update: stamp of the row being assembled, 0: none */
+    /* gated every-update rows not (yet) in a window, newest last: a trigger
+     * arrives through the bus after the updates it refers to */
+    struct rec_row hist[REC_HISTORY];
+    unsigned hist_head, hist_n;
     int64_t win_from_ns, win_to_ns; /* trigger window (win_to 0: none yet) */
     uint64_t seq;                   /* of the last row */
     uint64_t rows;                  /* rows written (for stop_when_full) */

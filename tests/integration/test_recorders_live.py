@@ -184,3 +184,52 @@ def test_recorders_and_tariff_registers_resume_after_a_restart(pqgate, tmp_path)
     assert kv2["tou/peak/kwh_del"] > kv1["tou/peak/kwh_del"]
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     db.close()
+
+
+BURST = """\
+gateway: {id: burst-test}
+meter:
+  source: sim
+  nominal_voltage: 230 V
+  sim:
+    realtime: true   # a trigger reaches the recorder in wall time
+    sample_rate: 6.4 kHz
+    current: 60 A
+    scenarios:
+      - {kind: dip, at: 1s, duration: 100ms, level: 60 %, phases: A}
+store:
+  path: STORE
+  batch: 200ms
+alarms:
+  - {name: sag_a, class: half_cycle, kind: under, channel: local/u_rms_half/a,
+     pickup: 207 V, dropout: 211.6 V, priority: high, actions: [log]}
+recorders:
+  - name: sag_burst
+    channels: ["local/u_rms_half/*"]
+    trigger: {on_alarm: sag_a, duration: 500ms}
+"""
+
+
+def test_alarm_triggers_a_half_cycle_burst_recorder(pqgate, tmp_path):
+    store = tmp_path / "store.db"
+    cfg = tmp_path / "burst.yaml"
+    cfg.write_text(BURST.replace("STORE", str(store)))
+    d = pqgate(cfg)
+    d.wait_for(r"recorder: sag_burst: triggered by alarm sag_a", timeout=30)
+    d.wait_for(r"recorder: sag_burst: \+\d+ rows", timeout=30)
+    assert d.stop()[0] == 0
+    db = sqlite3.connect(store)
+    names, burst = rows(db, "sag_burst")
+    db.close()
+    assert names == ["local/u_rms_half/a", "local/u_rms_half/b", "local/u_rms_half/c"]
+    # 500 ms of half cycles at 50 Hz: a row every 10 ms
+    assert 49 <= len(burst) <= 52, len(burst)
+    t = [r[1] for r in burst]
+    assert t[-1] - t[0] <= 500 * 10**6
+    steps = [b - a for a, b in zip(t, t[1:])]
+    assert all(abs(s - 10**7) < 10**6 for s in steps), steps
+    ua = [r[2][0] for r in burst]
+    assert ua[0] < 207.0  # the half cycle that picked the alarm up comes first
+    assert min(ua) == pytest.approx(138.0, abs=1.0)  # 60 % of 230 V
+    assert ua[-1] == pytest.approx(230.0, abs=1.0)  # back after 100 ms
+    assert all(r[2][1] == pytest.approx(230.0, abs=1.0) for r in burst)

@@ -292,6 +292,35 @@ static void test_recorder_trigger_window_records_only_for_its_duration(void **st
     assert_close(s.rows[10].v[0], 20.0, 0);
 }
 
+static void test_recorder_late_trigger_still_writes_the_rows_it_covers(void **state)
+{
+    struct rec_engine r;
+    struct sink s;
+    struct rec_def d = {
+        .nch = 1, .every_update = 1, .gated = 1, .duration_ns = 100000000, .depth = 100};
+    int64_t t0 = utc_ns(2026, 3, 2, 10, 0);
+    const int64_t half = 10000000;
+
+    (void) state;
+    setup_rec(&r, &s, &d);
+    for (int k = 0; k <= 20; k++) {
+        rec_update(&r, 0, (double) k, t0 + k * half, 0);
+    }
+    assert_int_equal(s.n, 0);
+    /* the alarm that half cycle 5 set off arrives after half cycle 20 */
+    rec_trigger(&r, t0 + 5 * half);
+    /* the window is 5..15 (100 ms): rows from the history */
+    assert_int_equal(s.n, 11);
+    for (int k = 25; k <= 30; k++) {
+        rec_update(&r, 0, (double) k, t0 + k * half, 0);
+    }
+    assert_int_equal(s.n, 11); /* 20 and later are past the window */
+    for (int i = 0; i < 11; i++) {
+        assert_close(s.rows[i].v[0], 5.0 + i, 0);
+        assert_true(s.rows[i].t_ns == t0 + (5 + i) * half);
+    }
+}
+
 static void test_recorder_trigger_without_duration_takes_one_snapshot(void **state)
 {
     struct rec_engine r;
@@ -447,6 +476,7 @@ int main(void)
         cmocka_unit_test(test_recorder_continuous_keeps_the_newest_depth_rows),
         cmocka_unit_test(test_recorder_every_update_writes_a_row_per_time_stamp),
         cmocka_unit_test(test_recorder_trigger_window_records_only_for_its_duration),
+        cmocka_unit_test(test_recorder_late_trigger_still_writes_the_rows_it_covers),
         cmocka_unit_test(test_recorder_trigger_without_duration_takes_one_snapshot),
         cmocka_unit_test(test_recorder_schedules_follow_site_time_across_dst),
         cmocka_unit_test(test_recorder_config_errors_are_located),
