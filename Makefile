@@ -28,6 +28,7 @@ CC ?= cc
 PKG_CONFIG ?= pkg-config
 PREFIX ?= /usr/local
 SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+DATADIR ?= $(PREFIX)/share/pqgate
 DESTDIR ?=
 
 # Libraries of the daemon and its tests; README.md says why each is there.
@@ -38,7 +39,7 @@ TEST_PKGS := cmocka
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
         -Wmissing-prototypes -Wformat=2 -Wundef -Wvla -Werror
 CPPFLAGS += -I. -D_GNU_SOURCE -DPQGATE_VERSION='"$(VERSION)"' \
-            -DPQGATE_SYSCONFDIR='"$(SYSCONFDIR)"'
+            -DPQGATE_SYSCONFDIR='"$(SYSCONFDIR)"' -DPQGATE_DATADIR='"$(DATADIR)"'
 CFLAGS += -std=c11 $(OPT) $(WARN) -MMD -MP
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
@@ -135,7 +136,7 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
               -std=c11 -D_GNU_SOURCE -I. -DPQGATE_VERSION='"$(VERSION)"' \
-              -DPQGATE_SYSCONFDIR='"$(SYSCONFDIR)"'
+              -DPQGATE_SYSCONFDIR='"$(SYSCONFDIR)"' -DPQGATE_DATADIR='"$(DATADIR)"'
 
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRCS)
 	@mkdir -p $(@D)
@@ -156,6 +157,8 @@ install: $(PQGATE)
 		$(DESTDIR)$(PREFIX)/share/pqgate/examples/demo.yaml
 	install -D -m 0644 config/examples/minimal.yaml \
 		$(DESTDIR)$(PREFIX)/share/pqgate/examples/minimal.yaml
+	for f in config/profiles/*.yaml; do \
+		install -D -m 0644 $$f $(DESTDIR)$(DATADIR)/profiles/$${f##*/} || exit 1; done
 	install -D -m 0640 config/examples/minimal.yaml \
 		$(DESTDIR)$(SYSCONFDIR)/pqgate/pqgate.yaml
 	install -D -m 0644 packaging/systemd/pqgate.service \

@@ -20,6 +20,7 @@
 #include "gateway/status.h"
 #include "gateway/storecomp.h"
 #include "gateway/summary.h"
+#include "gateway/wages.h"
 #include "pq/err.h"
 
 /* Sized for a full box: 8 buses x 31 devices x ~100 values plus the local
@@ -34,6 +35,7 @@ static const struct gw_component *const components[] = {
     &store_component,
     &metrology_component,
     &modbus_component,
+    &wages_component,
     &summary_component,
 };
 
