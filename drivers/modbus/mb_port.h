@@ -111,7 +111,8 @@ struct mb_read_result {
 };
 
 /* Called on the port's thread after each poll cycle of device dev (index
- * into the devs given to mb_port_start()). */
+ * into the devs given to mb_port_start()).  res[i] is the result of the
+ * device's read i, in the order the reads were given. */
 typedef void (*mb_cycle_fn)(void *ctx, int dev, const struct mb_read_result *res,
                             size_t n);
 

@@ -96,6 +96,25 @@ static void drain(struct mb_link *l)
     }
 }
 
+/* Whatever sits in the input before our request cannot be its answer: a
+ * late answer to an earlier request (a device slower than its timeout)
+ * would otherwise be taken for this one, by this or another unit id.
+ * RTU has no transaction id (Serial Line V1.02, 2.1: one request, then its
+ * answer), so we clear the input before every request. */
+static int rtu_read(struct mb_link *l, int unit, const struct mb_read *r,
+                    int64_t timeout_ns, uint16_t *regs, uint8_t *bits, uint8_t *exception)
+{
+    modbus_flush(l->mb);
+    return mb_link_mb_read(l, unit, r, timeout_ns, regs, bits, exception);
+}
+
+static int rtu_raw(struct mb_link *l, int unit, const uint8_t *pdu, size_t len,
+                   int64_t timeout_ns, uint8_t *ans, size_t cap, size_t *alen)
+{
+    modbus_flush(l->mb);
+    return mb_link_mb_raw(l, unit, pdu, len, timeout_ns, ans, cap, alen);
+}
+
 static int rtu_recover(struct mb_link *l, int err)
 {
     if (err == -ETIMEDOUT || err == -PQ_EFRAME) {
@@ -123,8 +142,8 @@ const struct mb_link_ops mb_rtu_ops = {
     .priv_size = sizeof(struct rtu),
     .open = rtu_open,
     .connect = rtu_connect,
-    .read = mb_link_mb_read,
-    .raw = mb_link_mb_raw,
+    .read = rtu_read,
+    .raw = rtu_raw,
     .recover = rtu_recover,
     .disconnect = rtu_disconnect,
     .close = rtu_close,

@@ -775,11 +775,10 @@ test_mb_port_rtu_gap_before_each_frame_is_silent_interval_or_turnaround(void **s
     d[1] = dev(2, 1, two_reads, 2);
     d[1].turnaround_ns = 15 * MS;
     assert_int_equal(mb_port_start(&pc, d, 2, NULL, NULL, &p), 0);
-    sleep_ms(250);
+    WAIT_FOR(srv_frames(s, fr, SRV_LOG) >= 12, WAIT_MS);
     mb_port_stop(p);
     n = srv_frames(s, fr, SRV_LOG);
     srv_stop(s);
-    assert_true(n >= 10);
     for (size_t i = 0; i + 1 < n; i++) {
         int64_t gap = fr[i + 1].t_first_ns - fr[i].t_end_ns;
 
@@ -796,7 +795,7 @@ test_mb_port_rtu_gap_before_each_frame_is_silent_interval_or_turnaround(void **s
      * see our next request before we send it. */
     assert_true(min_gap >= silent);
     assert_true(min_turn >= 15 * MS);
-    assert_true(min_gap < 15 * MS); /* and not just slow everywhere */
+    assert_true(min_gap < min_turn); /* the turnaround is unit 2's alone */
     test_free(fr);
     test_free(s);
 }
@@ -923,11 +922,12 @@ static void test_mb_port_tcp_silent_peer_does_not_delay_another_port(void **stat
     srv_add_unit(b, 1);
     srv_set(b, 1, SRV_SILENT, 0, 0); /* accepts, reads, never answers */
     pa = tcp_cfg(a);
-    pb = tcp_cfg(b);                   /* 150 ms timeout */
+    pb = tcp_cfg(b);
+    pb.timeout_ns = 400 * MS;
     db[0].backoff_min_ns = 10000 * MS; /* no probe within the test */
     assert_int_equal(mb_port_start(&pb, db, 1, on_cycle, rb, &q), 0);
     assert_int_equal(mb_port_start(&pa, da, 1, on_cycle, ra, &p), 0);
-    sleep_ms(140);
+    sleep_ms(350);
     during = cycles(ra, 0); /* port b is inside its first timeout */
     WAIT_FOR(health(q, 0).state == MB_DEV_DOWN, WAIT_MS);
     ha = health(p, 0);
@@ -936,9 +936,9 @@ static void test_mb_port_tcp_silent_peer_does_not_delay_another_port(void **stat
     mb_port_stop(q);
     srv_stop(a);
     srv_stop(b);
-    /* port a: every 20 ms, 7 or 8 cycles in 140 ms (a few fewer under load);
-     * waiting on b's 150 ms timeout would have allowed 1 */
-    assert_in_range(during, 4, 8);
+    /* port a: every 20 ms, 18 cycles in 350 ms (fewer on a loaded machine);
+     * waiting on b's 400 ms timeout would have allowed 1 */
+    assert_in_range(during, 4, 19);
     assert_int_equal(ha.good, ha.requests);
     assert_int_equal(ha.timeouts, 0);
     assert_int_equal(ra->regs[0][0][1], 1001);
@@ -1158,22 +1158,23 @@ static void test_mb_port_tcp_first_request_waits_warmup_after_connect(void **sta
     struct mb_port_cfg pc;
     struct mb_dev_cfg d[1] = {dev(1, 500 * MS, two_reads, 2)};
     struct mb_port *p;
-    int64_t t_accept;
+    int64_t t_start;
 
     (void) state;
     assert_int_equal(srv_start_tcp(s), 0);
     srv_add_unit(s, 1);
     pc = tcp_cfg(s);
     pc.warmup_ns = 60 * MS;
+    t_start = now_ns();
     assert_int_equal(mb_port_start(&pc, d, 1, on_cycle, r, &p), 0);
     WAIT_FOR(cycles(r, 0) >= 1, WAIT_MS);
     mb_port_stop(p);
     assert_int_equal(srv_frames(s, fr, 1), 1);
-    t_accept = s->t_accept_ns;
     srv_stop(s);
-    /* lower bound: the server accepts after our connect() returned */
-    assert_true(fr[0].t_first_ns - t_accept >= 55 * MS);
-    assert_true(fr[0].t_first_ns - t_accept < 500 * MS);
+    /* exact lower bound: the connection is made after the start and the
+     * first request waits 60 ms after it (a loopback connect takes well
+     * under a millisecond: without the warm-up this would be about 1 ms) */
+    assert_true(fr[0].t_first_ns - t_start >= 60 * MS);
     assert_int_equal(r->rc[0][0], 0);
     rec_free(r);
     test_free(s);
