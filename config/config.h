@@ -309,6 +309,44 @@ struct compliance_cfg {
     double isc_a; /* short-circuit current at the PCC */
 };
 
+/* modbus_server: the Modbus TCP server (own map and serial gateway),
+ * config/cfg_mbserver.c, docs/modbus-server.md */
+struct mbserver_gateway_cfg {
+    int enabled;              /* forward other unit ids to their bus */
+    int64_t cache_max_age_ns; /* answer reads from the poller's cache; 0: off */
+    int64_t timeout_ns;       /* response timeout of a forwarded request; 0: the
+                                 device's own */
+};
+
+struct mbserver_write_cfg {
+    int unit;  /* unit id the range applies to */
+    int first; /* 0-based addresses, inclusive */
+    int last;
+    char *clients; /* "127.0.0.1, 10.0.0.0/8": IPv4 addresses or prefixes */
+};
+
+struct mbserver_cfg {
+    int enabled;
+    char *bind; /* IPv4 address to listen on */
+    int port;
+    int unit_id; /* the gateway's own map (0 answers it too) */
+    int max_clients;
+    int64_t idle_timeout_ns; /* close a silent client; 0: never */
+    struct mbserver_gateway_cfg gateway;
+    struct cfg_list writes; /* struct mbserver_write_cfg */
+};
+
+/* An IPv4 address or prefix, host byte order. */
+struct cfg_cidr {
+    uint32_t net;
+    uint32_t mask;
+};
+
+/* Parse a list of IPv4 addresses and prefixes ("127.0.0.1, 10.0.0.0/8"),
+ * separated by commas or blanks.  Writes up to cap items to out and returns
+ * how many the list holds, or -PQ_ECONFIG.  cfg_mbserver.c. */
+int cfg_cidr_list(const char *s, struct cfg_cidr *out, size_t cap);
+
 /* virtual: channels computed from expressions (gateway/vchan.c) */
 struct virtual_cfg {
     char *name;          /* channel name on the bus */
@@ -595,6 +633,7 @@ struct pqgate_cfg {
     struct cfg_list recorders; /* struct recorder_cfg */
     struct trends_cfg trends;
     struct tou_cfg tou;
+    struct mbserver_cfg modbus_server;
     struct logging_cfg logging;
     struct io_cfg io;
     struct cfg_list wages;         /* struct wages_cfg */
@@ -605,6 +644,20 @@ struct pqgate_cfg {
     struct cfg_list alarms;   /* struct alarm_cfg */
     struct alarms_email_cfg alarms_email;
 };
+
+extern const struct cfg_schema pqgate_schema;     /* the whole file */
+extern const struct cfg_schema gateway_schema;    /* config.c */
+extern const struct cfg_schema logging_schema;    /* config.c */
+extern const struct cfg_schema meter_schema;      /* cfg_meter.c */
+extern const struct cfg_schema sim_schema;        /* cfg_sim.c */
+extern const struct cfg_schema serial_bus_schema; /* cfg_modbus.c */
+extern const struct cfg_schema tcp_peer_schema;   /* cfg_modbus.c */
+extern const struct cfg_schema events_schema;     /* cfg_events.c */
+extern const struct cfg_schema capture_schema;    /* cfg_events.c */
+extern const struct cfg_schema compliance_schema; /* cfg_compliance.c */
+extern const struct cfg_schema mbserver_schema;   /* cfg_mbserver.c */
+extern const struct cfg_schema io_schema;         /* cfg_io.c */
+extern const struct cfg_schema wages_schema;      /* cfg_io.c */
 
 extern const struct cfg_schema pqgate_schema;       /* the whole file */
 extern const struct cfg_schema gateway_schema;      /* config.c */

@@ -16,6 +16,7 @@
 #include "gateway/alarm.h"
 #include "gateway/bus.h"
 #include "gateway/loop.h"
+#include "gateway/mbserver.h"
 #include "gateway/metrology.h"
 #include "gateway/modbus.h"
 #include "gateway/recorder.h"
@@ -37,7 +38,7 @@
 static const struct gw_component *const components[] = {
     &status_component,   &store_component,   &metrology_component, &modbus_component,
     &wages_component,    &summary_component, &vchan_component,     &alarm_component,
-    &recorder_component, &tou_component,
+    &recorder_component, &tou_component,     &mbserver_component,
 };
 
 #define N_COMPONENTS (sizeof(components) / sizeof(components[0]))
