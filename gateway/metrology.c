@@ -799,8 +799,8 @@ static int metrology_start(struct gw *gw, void **state)
     m->sub_reset = -1;
     m->capture_events = gw->cfg->capture.on_events;
     if (rc == 0) {
-        m->sub_reset = bus_subscribe(gw->bus, "gateway/command/minmax_reset",
-                                     on_minmax_reset, m);
+        m->sub_reset =
+            bus_subscribe(gw->bus, "gateway/command/minmax_reset", on_minmax_reset, m);
         rc = m->sub_reset < 0 ? m->sub_reset : 0;
     }
     /* the writer also serves manual and alarm-triggered captures */

@@ -421,7 +421,10 @@ static void test_recorder_config_errors_are_located(void **state)
                                "on_event: sag}\n"
                                "  - name: none\n"
                                "    channels: [local//x]\n"
-                               "    value: average\n";
+                               "    value: average\n"
+                               "  - name: snap\n"
+                               "    channels: [local/u_rms/a]\n"
+                               "    trigger: {on_alarm: sag_a, duration: 10s}\n";
     struct pqgate_cfg *cfg = NULL;
     struct cfg_diag d;
 
@@ -444,7 +447,9 @@ static void test_recorder_config_errors_are_located(void **state)
     assert_error(&d,
                  "t.yaml:11:12: recorders[2].value: value 'average' needs an interval "
                  "trigger");
-    assert_int_equal(d.n, 6);
+    assert_error(&d, "t.yaml:14:25: recorders[3].trigger.on_alarm: no alarm is named "
+                     "'sag_a'");
+    assert_int_equal(d.n, 7);
     cfg_diag_fini(&d);
 }
 
