@@ -78,6 +78,8 @@ struct store_stats {
     double commit_ms_max;
     /* added with the implementation */
     double last_commit_ms;  /* duration of the last transaction */
+    double busy_ms_max;     /* longest commit plus the size budget's drops after it:
+                               a write waits at most a batch period and two of these */
     uint64_t commit_errors; /* transactions that failed (kept, tried again) */
     int last_error;         /* code of the last failed transaction, or 0 */
     uint64_t pending;       /* writes queued, not yet committed */
