@@ -4,6 +4,7 @@
 #   make check           install missing packages, build, run every test suite
 #   make check SAN=1     the same with ASan + UBSan, in build/san/
 #   make demo            install, build, run the gateway on config/examples/demo.yaml
+#                        with a simulated Modbus fleet (packaging/demo.sh)
 #   make bench           build and run the benchmarks (they print figures, never fail on time)
 #   make install DESTDIR=... PREFIX=...
 #   make format          clang-format every C file
@@ -27,6 +28,7 @@ CC ?= cc
 PKG_CONFIG ?= pkg-config
 PREFIX ?= /usr/local
 SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+DATADIR ?= $(PREFIX)/share/pqgate
 DESTDIR ?=
 
 # Libraries of the daemon and its tests; README.md says why each is there.
@@ -37,7 +39,7 @@ TEST_PKGS := cmocka
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
         -Wmissing-prototypes -Wformat=2 -Wundef -Wvla -Werror
 CPPFLAGS += -I. -D_GNU_SOURCE -DPQGATE_VERSION='"$(VERSION)"' \
-            -DPQGATE_SYSCONFDIR='"$(SYSCONFDIR)"'
+            -DPQGATE_SYSCONFDIR='"$(SYSCONFDIR)"' -DPQGATE_DATADIR='"$(DATADIR)"'
 CFLAGS += -std=c11 $(OPT) $(WARN) -MMD -MP
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
@@ -114,9 +116,11 @@ unit: check-build
 integration: check-build
 	@BUILD=$(BUILD) SAN=$(SAN) sh tests/check.sh integration
 
+# The gateway on demo.yaml with a simulated downstream fleet (packaging/demo.sh
+# starts tests/integration/mbsim.py beside it and stops it at the end).
 demo: deps
 	@$(MAKE) --no-print-directory $(PQGATE)
-	$(PQGATE) run --config config/examples/demo.yaml
+	@sh packaging/demo.sh $(PQGATE)
 
 bench: deps
 	@$(MAKE) --no-print-directory bench-run
@@ -132,7 +136,7 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
               -std=c11 -D_GNU_SOURCE -I. -DPQGATE_VERSION='"$(VERSION)"' \
-              -DPQGATE_SYSCONFDIR='"$(SYSCONFDIR)"'
+              -DPQGATE_SYSCONFDIR='"$(SYSCONFDIR)"' -DPQGATE_DATADIR='"$(DATADIR)"'
 
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRCS)
 	@mkdir -p $(@D)
@@ -153,6 +157,8 @@ install: $(PQGATE)
 		$(DESTDIR)$(PREFIX)/share/pqgate/examples/demo.yaml
 	install -D -m 0644 config/examples/minimal.yaml \
 		$(DESTDIR)$(PREFIX)/share/pqgate/examples/minimal.yaml
+	for f in config/profiles/*.yaml; do \
+		install -D -m 0644 $$f $(DESTDIR)$(DATADIR)/profiles/$${f##*/} || exit 1; done
 	install -D -m 0640 config/examples/minimal.yaml \
 		$(DESTDIR)$(SYSCONFDIR)/pqgate/pqgate.yaml
 	install -D -m 0644 packaging/systemd/pqgate.service \

@@ -76,6 +76,14 @@ static const struct cfg_field logging_fields[] = {
      .max = 86400,
      .def = "0",
      .doc = "log a line of the local meter's live values this often (0: never)"},
+    {.key = "channels_file",
+     .type = CFG_STRING,
+     .offset = offsetof(struct logging_cfg, channels_file),
+     .flags = CFG_RANGE,
+     .min = 0,
+     .max = 255,
+     .doc = "write every channel (value, unit, time, quality) to this JSON file each "
+            "second, replaced atomically; empty: none"},
     {0},
 };
 
@@ -113,6 +121,7 @@ static void check_names_unique(struct cfg_ctx *ctx, const struct pqgate_cfg *c)
 static void check_root(struct cfg_ctx *ctx, void *obj)
 {
     check_names_unique(ctx, obj);
+    cfg_io_check(ctx, obj);
 }
 
 static const struct cfg_field root_fields[] = {
@@ -162,6 +171,27 @@ static const struct cfg_field root_fields[] = {
      .offset = offsetof(struct pqgate_cfg, logging),
      .sub = &logging_schema,
      .doc = "where log lines go and how many"},
+    {.key = "io",
+     .type = CFG_STRUCT,
+     .offset = offsetof(struct pqgate_cfg, io),
+     .sub = &io_schema,
+     .doc = "digital inputs and outputs: pulse inputs, relays"},
+    {.key = "wages",
+     .type = CFG_LIST,
+     .offset = offsetof(struct pqgate_cfg, wages),
+     .flags = CFG_RANGE,
+     .min = 0,
+     .max = 32,
+     .sub = &wages_schema,
+     .doc = "water, air, gas, electricity and steam meters: pulse inputs or channels"},
+    {.key = "pulse_outputs",
+     .type = CFG_LIST,
+     .offset = offsetof(struct pqgate_cfg, pulse_outputs),
+     .flags = CFG_RANGE,
+     .min = 0,
+     .max = 8,
+     .sub = &pulse_output_schema,
+     .doc = "KY pulse outputs that follow an energy or volume total"},
     {.key = "store",
      .type = CFG_STRUCT,
      .offset = offsetof(struct pqgate_cfg, store),

@@ -202,6 +202,11 @@ struct meter_cfg {
 };
 
 /* buses and peers: the Modbus fleet */
+enum sunspec_cfg {
+    SUNSPEC_OFF,
+    SUNSPEC_AUTO, /* find the "SunS" header and model chain at start */
+};
+
 struct device_cfg {
     char *name;    /* channel prefix: "<bus>.<name>/" */
     int unit;      /* Modbus unit id */
@@ -209,12 +214,23 @@ struct device_cfg {
     int64_t poll_ns;
     int64_t timeout_ns; /* 0: the bus's or peer's timeout */
     int retries;
+    int64_t turnaround_ns;                  /* wait after this device's answer */
+    int64_t backoff_min_ns, backoff_max_ns; /* quarantine; 0: poll, 60 s */
+    int max_regs;                           /* longest read; 0: the profile's */
+    int max_gap;                            /* -1: the profile's */
+    int sunspec;                            /* enum sunspec_cfg */
 };
 
 enum serial_parity {
     PARITY_NONE,
     PARITY_EVEN,
     PARITY_ODD,
+};
+
+enum serial_rts {
+    RTS_NONE, /* = enum mb_rts: the adapter switches direction itself */
+    RTS_UP,   /* RTS high while sending */
+    RTS_DOWN, /* RTS low while sending */
 };
 
 struct serial_bus_cfg {
@@ -224,6 +240,9 @@ struct serial_bus_cfg {
     int parity; /* enum serial_parity */
     int data_bits;
     int stop_bits;
+    int rts;              /* enum serial_rts */
+    int64_t rts_delay_ns; /* extra hold of RTS after the last byte */
+    int64_t silent_ns;    /* inter-frame gap; 0: 3.5 characters (>= 1.75 ms) */
     int64_t timeout_ns;
     struct cfg_list devices; /* struct device_cfg */
 };
@@ -233,6 +252,7 @@ struct tcp_peer_cfg {
     char *host;
     int port;
     int64_t timeout_ns;
+    int64_t warmup_ns;       /* wait after connecting before the first request */
     struct cfg_list devices; /* struct device_cfg (unit ids behind the peer) */
 };
 
@@ -327,6 +347,64 @@ struct logging_cfg {
     int level;          /* syslog level, LOG_EMERG..LOG_DEBUG */
     int target;         /* enum log_target_cfg */
     int64_t summary_ns; /* log the live values this often; 0: never */
+    char *channels_file; /* every channel as JSON, each second; "": none */
+};
+
+/* io: digital inputs and outputs (drivers/io) */
+enum io_backend_cfg {
+    IO_BACKEND_NONE,
+    IO_BACKEND_GPIOD,
+    IO_BACKEND_SIM,
+};
+
+struct io_input_cfg {
+    char *name;  /* "di1": channel io/<name>/state */
+    int line;    /* line offset on the chip */
+    int active_low;
+    int64_t debounce_ns;
+    double sim_rate_hz; /* sim backend: pulses per second */
+    int sim_bounce;     /* sim backend: chatter transitions per edge */
+};
+
+struct io_output_cfg {
+    char *name; /* "relay1": set by channel io/<name>/set */
+    int line;
+    int active_low;
+};
+
+struct io_cfg {
+    int backend; /* enum io_backend_cfg */
+    char *chip;  /* gpiod: chip name, path or label */
+    struct cfg_list inputs;  /* struct io_input_cfg */
+    struct cfg_list outputs; /* struct io_output_cfg */
+};
+
+/* wages: metered water, air, gas, electricity, steam */
+enum wages_kind_cfg {
+    WAGES_WATER,
+    WAGES_AIR,
+    WAGES_GAS,
+    WAGES_ELECTRICITY,
+    WAGES_STEAM,
+};
+
+struct wages_cfg {
+    char *name;    /* channels wages.<name>/... */
+    int kind;      /* enum wages_kind_cfg */
+    char *input;   /* a pulse input of io.inputs, or "" */
+    char *channel; /* or a total read elsewhere (a Modbus device's counter) */
+    double weight; /* quantity per pulse, in unit */
+    char *unit;    /* m3, l, Nm3, kg, t, kWh, Wh (checked against kind) */
+    int64_t flow_timeout_ns;
+};
+
+/* pulse_outputs: KY energy pulse outputs */
+struct pulse_output_cfg {
+    char *name;
+    char *output;    /* an output of io.outputs */
+    char *channel;   /* the total it follows (local/energy/kwh_del) */
+    double weight;   /* quantity of channel per pulse */
+    int64_t width_ns;
 };
 
 struct pqgate_cfg {
@@ -338,6 +416,9 @@ struct pqgate_cfg {
     struct capture_cfg capture;
     struct compliance_cfg compliance;
     struct logging_cfg logging;
+    struct io_cfg io;
+    struct cfg_list wages;         /* struct wages_cfg */
+    struct cfg_list pulse_outputs; /* struct pulse_output_cfg */
     struct store_section_cfg store;
     struct security_log_cfg security_log;
 };
@@ -352,6 +433,12 @@ extern const struct cfg_schema tcp_peer_schema;   /* cfg_modbus.c */
 extern const struct cfg_schema events_schema;     /* cfg_events.c */
 extern const struct cfg_schema capture_schema;    /* cfg_events.c */
 extern const struct cfg_schema compliance_schema; /* cfg_compliance.c */
+extern const struct cfg_schema io_schema;         /* cfg_io.c */
+extern const struct cfg_schema wages_schema;      /* cfg_io.c */
+extern const struct cfg_schema pulse_output_schema; /* cfg_io.c */
+
+/* Rules across io, wages and pulse_outputs (names that must exist). */
+void cfg_io_check(struct cfg_ctx *ctx, const struct pqgate_cfg *c);
 extern const struct cfg_schema store_section_schema; /* cfg_store.c */
 extern const struct cfg_schema security_log_schema;  /* cfg_store.c */
 

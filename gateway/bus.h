@@ -40,6 +40,9 @@ enum bus_quality {
                                      did not answer) */
     BUS_Q_CLOCK_UNSYNC = 1u << 2, /* time stamp from an unsynchronised clock */
     BUS_Q_INVALID = 1u << 3,      /* no value: never published or source error */
+    BUS_Q_SUBSTITUTED = 1u << 4,  /* not the reading: a value put in its place
+                                     (an energy counter's continuous total
+                                     after a reset, exchange or glitch) */
 };
 
 struct bus_value {

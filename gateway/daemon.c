@@ -16,9 +16,11 @@
 #include "gateway/bus.h"
 #include "gateway/loop.h"
 #include "gateway/metrology.h"
+#include "gateway/modbus.h"
 #include "gateway/status.h"
 #include "gateway/storecomp.h"
 #include "gateway/summary.h"
+#include "gateway/wages.h"
 #include "pq/err.h"
 
 /* Sized for a full box: 8 buses x 31 devices x ~100 values plus the local
@@ -32,6 +34,8 @@ static const struct gw_component *const components[] = {
     &status_component,
     &store_component,
     &metrology_component,
+    &modbus_component,
+    &wages_component,
     &summary_component,
 };
 
@@ -299,6 +303,7 @@ int daemon_run(const struct daemon_opts *o)
 
     memset(&d, 0, sizeof(d));
     d.opts = o;
+    d.gw.config_path = o->config_path;
     d.sfd = -1;
     d.gw.started_ns = loop_mono_ns();
     d.gw.generation = 1;

@@ -21,11 +21,12 @@ struct store;
 /* What components share.  Borrowed pointers, valid from start to stop. */
 struct gw {
     const struct pqgate_cfg *cfg;
+    const char *config_path; /* the file cfg came from (profiles beside it) */
     struct bus *bus;
     struct loop *loop;
     struct store *store; /* onboard store, set by the store component; NULL
                             before it started or when none is configured */
-    int64_t started_ns; /* CLOCK_MONOTONIC at process start */
+    int64_t started_ns;  /* CLOCK_MONOTONIC at process start */
     unsigned generation; /* 1 at start, +1 per successful reload */
 };
 

@@ -10,9 +10,11 @@
 
 #include "config/config.h"
 #include "config/log.h"
+#include "config/units.h"
 #include "gateway/analyze.h"
 #include "gateway/comtrade_info.h"
 #include "gateway/daemon.h"
+#include "gateway/modbus_scan.h"
 #include "pq/err.h"
 
 #define EXIT_USAGE 2
@@ -150,6 +152,120 @@ static int cmd_check_config(int argc, char **argv)
     return 0;
 }
 
+struct scan_opts {
+    const char *plan, *config, *bus;
+    int64_t first, last, timeout_ns;
+    const char *sets[MAX_SETS];
+    size_t nsets;
+};
+
+static int parse_scan_opts(int argc, char **argv, struct scan_opts *o)
+{
+    static const struct option longopts[] = {
+        {"plan", required_argument, NULL, 'p'},
+        {"config", required_argument, NULL, 'c'},
+        {"bus", required_argument, NULL, 'b'},
+        {"first", required_argument, NULL, 'f'},
+        {"last", required_argument, NULL, 'l'},
+        {"timeout", required_argument, NULL, 't'},
+        {"set", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *cmd = "modbus-scan";
+    int c;
+
+    memset(o, 0, sizeof(*o));
+    o->first = 1;
+    o->last = 247;
+    o->timeout_ns = 50000000;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'p':
+            o->plan = optarg;
+            break;
+        case 'c':
+            o->config = optarg;
+            break;
+        case 'b':
+            o->bus = optarg;
+            break;
+        case 'f':
+        case 'l':
+            if (units_parse_int(optarg, c == 'f' ? &o->first : &o->last) < 0) {
+                return usage_error(cmd, "--%s '%s': expected a unit id 1..247",
+                                   c == 'f' ? "first" : "last", optarg);
+            }
+            break;
+        case 't':
+            if (units_parse_duration(optarg, &o->timeout_ns) < 0 || o->timeout_ns <= 0) {
+                return usage_error(cmd, "--timeout '%s': expected a duration like 50ms",
+                                   optarg);
+            }
+            break;
+        case 's':
+            if (o->nsets == MAX_SETS || !strchr(optarg, '=')) {
+                return usage_error(cmd, "--set '%s': expected key.path=value", optarg);
+            }
+            o->sets[o->nsets++] = optarg;
+            break;
+        case 'h':
+            printf("%s\n", find_command(cmd)->usage);
+            exit(0);
+        default:
+            return usage_error(cmd, "unknown or incomplete option '%s'",
+                               argv[optind - 1]);
+        }
+    }
+    if (optind < argc) {
+        return usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    }
+    if (!o->plan == !o->bus) {
+        return usage_error(cmd, "%s", "give either --plan CONFIG or --bus NAME");
+    }
+    if (o->plan && o->config) {
+        return usage_error(cmd, "%s", "--plan takes the config itself; drop --config");
+    }
+    if (o->first < 1 || o->last > 247 || o->first > o->last) {
+        return usage_error(cmd, "unit ids %lld..%lld: expected 1 <= first <= last <= 247",
+                           (long long) o->first, (long long) o->last);
+    }
+    return 0;
+}
+
+static int cmd_modbus_scan(int argc, char **argv)
+{
+    struct pqgate_cfg *cfg = NULL;
+    struct cfg_diag diag;
+    struct scan_opts o;
+    const char *path;
+    int rc = parse_scan_opts(argc, argv, &o);
+
+    if (rc) {
+        return rc;
+    }
+    path = o.plan ? o.plan : o.config ? o.config : DEFAULT_CONFIG;
+    cfg_diag_init(&diag);
+    if (pqgate_cfg_load(path, o.sets, o.nsets, &cfg, &diag) < 0) {
+        cfg_diag_print(&diag, stderr);
+        fprintf(stderr, "%s: %zu error%s\n", path, diag.n + diag.dropped,
+                diag.n + diag.dropped == 1 ? "" : "s");
+        cfg_diag_fini(&diag);
+        return MODBUS_SCAN_ERROR;
+    }
+    cfg_diag_fini(&diag);
+    if (o.plan) {
+        rc = modbus_scan_plan(cfg, path, stdout, stderr);
+    } else {
+        rc = modbus_scan_bus(cfg, path, o.bus, (int) o.first, (int) o.last, o.timeout_ns,
+                             stdout, stderr);
+    }
+    pqgate_cfg_free(cfg);
+    return rc;
+}
+
 static int cmd_version(int argc, char **argv)
 {
     (void) argc;
@@ -253,6 +369,26 @@ static const struct command commands[] = {
      "recording in primary units; per status channel its first and last state\n"
      "and number of transitions.  A file that cannot be read is reported with\n"
      "the reader's message (file, line, field) and exit code 1."},
+    {"modbus-scan", cmd_modbus_scan,
+     "print the Modbus read plan, or find devices on a bus",
+     "pqgate modbus-scan --plan CONFIG\n"
+     "       pqgate modbus-scan [--config CONFIG] --bus NAME [--first 1] [--last 247]\n"
+     "                          [--timeout 50ms]",
+     "--plan CONFIG: for each device of every serial bus and TCP peer of CONFIG,\n"
+     "its profile and the reads the poller makes each cycle (function, address+count,\n"
+     "0-based protocol addresses), then the totals: reads per cycle, registers read,\n"
+     "the minimum the register maps need, and their ratio.  SunSpec devices are\n"
+     "planned at run time, once their model chain is known.\n\n"
+     "--bus NAME: asks every unit id from --first to --last (default 1..247) on that\n"
+     "serial bus of the config (default " DEFAULT_CONFIG "), each with\n"
+     "--timeout (default 50ms), reads the device identification (function 43/14)\n"
+     "of each that answers, and says which shipped profile fits: by the vendor and\n"
+     "product code when offered, else by reading each profile's first registers\n"
+     "(docs/modbus.md gives the rule).  Do not run it on a bus the daemon polls.\n\n"
+     "  --set KEY.PATH=VALUE   override one config value, as for 'run'\n\n"
+     "Exit codes: 0 done (with --bus: at least one device answered), 1 invalid\n"
+     "config, profile error or the serial port could not be opened (the message\n"
+     "says which), 2 usage, 3 the bus was scanned and no unit id answered."},
     {"version", cmd_version, "print the version", "pqgate version",
      "Prints pqgate's version."},
     {"help", cmd_help, "describe the commands", "pqgate help [COMMAND]",

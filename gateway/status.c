@@ -1,7 +1,9 @@
-/* status.c - gateway health channels. */
+/* status.c - gateway health channels, and the channels file. */
 #include "gateway/status.h"
 
 #include <errno.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "config/config.h"
@@ -32,6 +34,72 @@ struct status {
     unsigned ticks;
 };
 
+/* A JSON string of s (channel names need no escaping; units might). */
+static void put_json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char) *s;
+
+        if (c == '"' || c == '\\') {
+            fprintf(f, "\\%c", c);
+        } else if (c < 0x20) {
+            fprintf(f, "\\u%04x", c);
+        } else {
+            fputc(c, f);
+        }
+    }
+    fputc('"', f);
+}
+
+/* logging.channels_file: every channel with its latest value, written to
+ * FILE.tmp and renamed over FILE, so a reader never sees half a file.
+ *   {"t_ns": N, "channels": {"NAME": {"value": V|null, "unit": "U",
+ *                                     "t_ns": N, "quality": Q}, ...}}
+ * Q is the enum bus_quality bit set; value is null when it is NaN. */
+static void write_channels(const struct status *s, const char *path, int64_t now)
+{
+    const struct bus *b = s->gw->bus;
+    struct bus_stats st;
+    char tmp[512];
+    FILE *f;
+
+    if ((size_t) snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp)) {
+        return;
+    }
+    f = fopen(tmp, "w");
+    if (!f) {
+        LOGF(LOG_WARNING, "status", "%s: %s", tmp, pq_strerror(-errno));
+        return;
+    }
+    bus_stats(b, &st);
+    fprintf(f, "{\"t_ns\": %lld, \"channels\": {", (long long) now);
+    for (size_t ch = 0; ch < st.channels; ch++) {
+        struct bus_value v;
+
+        if (bus_get(b, (int) ch, &v) < 0) {
+            continue;
+        }
+        fprintf(f, "%s\n ", ch ? "," : "");
+        put_json_string(f, bus_name(b, (int) ch));
+        fprintf(f, ": {\"value\": ");
+        if (isfinite(v.value)) {
+            fprintf(f, "%.17g", v.value);
+        } else {
+            fprintf(f, "null");
+        }
+        fprintf(f, ", \"unit\": ");
+        put_json_string(f, bus_unit(b, (int) ch));
+        fprintf(f, ", \"t_ns\": %lld, \"quality\": %u}", (long long) v.t_ns,
+                (unsigned) v.quality);
+    }
+    fprintf(f, "\n}}\n");
+    if (fclose(f) != 0 || rename(tmp, path) != 0) {
+        LOGF(LOG_WARNING, "status", "%s: %s", path, pq_strerror(-errno));
+        remove(tmp);
+    }
+}
+
 static void status_tick(struct loop *l, void *ctx)
 {
     struct status *s = ctx;
@@ -52,6 +120,9 @@ static void status_tick(struct loop *l, void *ctx)
     rc = bus_publish_many(s->gw->bus, u, CH_COUNT);
     if (rc < 0 && rc != -PQ_EFULL) {
         LOGF(LOG_ERR, "status", "publish: %s", pq_strerror(rc));
+    }
+    if (s->gw->cfg->logging.channels_file[0]) {
+        write_channels(s, s->gw->cfg->logging.channels_file, now);
     }
     if (++s->ticks % SUMMARY_EVERY == 0) {
         LOGF(LOG_INFO, "status", "up %.0f s, %zu channels, %llu updates, %llu dropped",

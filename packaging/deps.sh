@@ -27,6 +27,9 @@ PACKAGES="$PACKAGES socat mbpoll python3-pymodbus python3-serial python3-serial-
 PACKAGES="$PACKAGES mosquitto python3-paho-mqtt openssl sqlite3"
 # tests: cmocka (tests/unit/), pytest on Debian's python3 (tests/integration/)
 PACKAGES="$PACKAGES libcmocka-dev python3 python3-pytest"
+# tests: PyYAML, so the Modbus tests can point config/examples/fleet.yaml at
+# the simulator (tests/integration/modbus_fleet.py)
+PACKAGES="$PACKAGES python3-yaml"
 # tests: headless Chromium renders the HTML reports (tests/integration/test_report.py)
 PACKAGES="$PACKAGES chromium"
 # fuzzing: clang with libFuzzer and the sanitizer runtimes

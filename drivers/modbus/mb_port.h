@@ -30,13 +30,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MB_PORT_BURST 4    /* submitted requests between two poll transactions */
-#define MB_PORT_QUEUE 64   /* pending submitted requests per port */
-#define MB_PDU_MAX    253  /* bytes of a Modbus PDU (function code included) */
+#define MB_PORT_BURST 4   /* submitted requests between two poll transactions */
+#define MB_PORT_QUEUE 64  /* pending submitted requests per port */
+#define MB_PDU_MAX    253 /* bytes of a Modbus PDU (function code included) */
 
 enum mb_port_kind {
     MB_PORT_RTU,
     MB_PORT_TCP,
+    MB_PORT_FAKE, /* tests: scripted devices (struct mb_fake, mb_link_impl.h) */
 };
 
 enum mb_rts {
@@ -62,6 +63,8 @@ struct mb_port_cfg {
     int64_t warmup_ns; /* wait after connecting before the first request */
     /* both */
     int64_t timeout_ns; /* default response timeout of the port's devices */
+    /* MB_PORT_FAKE */
+    void *fake; /* struct mb_fake *, borrowed until mb_port_stop() */
 };
 
 /* Function codes the poller reads with. */
@@ -84,11 +87,11 @@ struct mb_dev_cfg {
     const char *name; /* "dev7": names the device in logs */
     int unit;         /* 1..247 (0..255 on TCP) */
     int64_t poll_ns;
-    int64_t timeout_ns;    /* 0: the port's */
-    int64_t turnaround_ns; /* wait after this device's answer; 0: none */
-    int retries;           /* extra tries while the device is up */
+    int64_t timeout_ns;                     /* 0: the port's */
+    int64_t turnaround_ns;                  /* wait after this device's answer; 0: none */
+    int retries;                            /* extra tries while the device is up */
     int64_t backoff_min_ns, backoff_max_ns; /* 0: poll_ns and 60 s */
-    const struct mb_read *reads; /* borrowed until mb_port_stop() */
+    const struct mb_read *reads;            /* copied by mb_port_start() */
     size_t nreads;
 };
 
@@ -108,7 +111,8 @@ struct mb_read_result {
 };
 
 /* Called on the port's thread after each poll cycle of device dev (index
- * into the devs given to mb_port_start()). */
+ * into the devs given to mb_port_start()).  res[i] is the result of the
+ * device's read i, in the order the reads were given. */
 typedef void (*mb_cycle_fn)(void *ctx, int dev, const struct mb_read_result *res,
                             size_t n);
 
@@ -118,6 +122,11 @@ enum mb_dev_state {
     MB_DEV_DOWN, /* quarantined: probed once per backoff period */
 };
 
+/* Per device, counting every transaction of its unit id: poll reads (each
+ * retry is one) and submitted requests.  requests = good + timeouts +
+ * exceptions + frame_errors + io_errors; io_errors include transactions the
+ * link refused before sending (port not open).  Latency is from the request
+ * going out to the answer read, over good answers (avg: mean of all). */
 struct mb_health {
     int state; /* enum mb_dev_state */
     uint64_t requests, good;
@@ -131,23 +140,33 @@ struct mb_health {
 
 struct mb_port;
 
-/* Open the link and start the thread.  devs (and their reads) are borrowed
- * until mb_port_stop().  A link that cannot be opened yet (serial port
- * missing, peer refusing) is not an error: the thread retries with backoff
- * and logs once.  Returns 0 and the port in *out, -EINVAL or -ENOMEM. */
+/* Open the link and start the thread.  devs are borrowed until
+ * mb_port_stop(); their reads are copied (results point into the copy).  A link that
+ * cannot be opened yet (serial port missing, peer refusing) is not an error: the thread
+ * retries before the next transaction, at most once per retry period (100 ms doubling to
+ * 10 s); the devices' reads fail with the opening error meanwhile and
+ * mb_port_link_error() says it, for the caller to log once.  Returns 0 and
+ * the port in *out, -EINVAL (bad cfg, device or read) or -ENOMEM. */
 int mb_port_start(const struct mb_port_cfg *cfg, const struct mb_dev_cfg *devs,
                   size_t ndevs, mb_cycle_fn on_cycle, void *ctx, struct mb_port **out);
 
-/* Stop the thread (within the current transaction's timeout), fail every
+/* Stop the thread (within the current transaction's timeout: no retry or
+ * further read is started once stop is asked), fail every
  * pending submitted request with -ECANCELED, close and free.  NULL: no-op. */
 void mb_port_stop(struct mb_port *p);
 
 /* A request from outside the poller: the PDU (function code and data, as
  * on the wire without unit id and CRC) for unit.  done is called once, on
- * the port's thread, with rc 0 and the answer PDU (an exception answer is a PDU too: function
- * | 0x80, code), or rc -ETIMEDOUT, -PQ_EFRAME, -ECANCELED.  Returns 0 when
- * queued, -PQ_EFULL when MB_PORT_QUEUE requests are pending (done is then
- * not called), -EINVAL for a bad PDU. */
+ * the port's thread, with rc 0 and the answer PDU (an exception answer is a PDU too:
+ * function | 0x80, code), or rc -ETIMEDOUT, -PQ_EFRAME, -ECANCELED, or a
+ * link error (-ECONNREFUSED, -ENOENT, ...).  A unit whose device is DOWN
+ * gets -ETIMEDOUT at once, without traffic (its probe decides when it is
+ * back).  On RTU, unit 0 is a broadcast: rc 0 with no PDU, and the bus then
+ * keeps quiet for the broadcast turnaround (the largest device turnaround,
+ * else 100 ms).  timeout_ns 0: the device's, else the port's.  Returns 0
+ * when queued, -PQ_EFULL when MB_PORT_QUEUE requests are pending (done is
+ * then not called: the newest is refused), -EINVAL for a bad PDU,
+ * -ECANCELED while stopping. */
 typedef void (*mb_done_fn)(void *ctx, int rc, const uint8_t *pdu, size_t len);
 int mb_port_submit(struct mb_port *p, int unit, const uint8_t *pdu, size_t len,
                    int64_t timeout_ns, mb_done_fn done, void *ctx);
@@ -160,13 +179,22 @@ int mb_port_cached(struct mb_port *p, int unit, int fn, int addr, int count,
 
 /* Replace the reads of device dev (a SunSpec device is started with none
  * and gets its reads once its model chain has been discovered through
- * mb_port_submit()).  reads are borrowed until the next call or
- * mb_port_stop(); the change takes effect at the device's next cycle.  Any
- * thread.  Returns 0 or -EINVAL. */
+ * mb_port_submit()).  reads are copied (the caller may reuse its array at
+ * once; a result's read then points into the port's copy); the change
+ * takes effect at the device's next cycle.  Any thread.  Returns 0,
+ * -EINVAL (bad dev or read) or -ENOMEM. */
 int mb_port_set_reads(struct mb_port *p, int dev, const struct mb_read *reads, size_t n);
 
 /* Health of device dev (index), or -EINVAL. */
 int mb_port_health(struct mb_port *p, int dev, struct mb_health *out);
+
+/* The link's condition, for the caller to log when it changes: 0 when the
+ * link is open and configured as asked; the last error opening it
+ * (-ENOENT: serial port missing, -ECONNREFUSED, ...) while it is not; or,
+ * with the link working, -ENOTSUP when RS-485 RTS control was asked for
+ * and the port refused the kernel RS-485 mode (RTS is then switched by
+ * libmodbus around each frame).  Any thread. */
+int mb_port_link_error(struct mb_port *p);
 
 /* Discovery (pqgate modbus-scan --bus): ask each unit id of [first, last]
  * with a short timeout; for each that answers, call found with the unit
@@ -174,9 +202,9 @@ int mb_port_health(struct mb_port *p, int dev, struct mb_health *out);
  * vendor, product code, revision; NULL when not offered).  Runs on the
  * calling thread on a port that is not started (mb_port_scan opens and
  * closes the link itself).  Returns the number found or a negative code. */
-typedef void (*mb_found_fn)(void *ctx, int unit, const char *vendor,
-                            const char *product, const char *revision);
-int mb_port_scan(const struct mb_port_cfg *cfg, int first, int last,
-                 int64_t timeout_ns, mb_found_fn found, void *ctx);
+typedef void (*mb_found_fn)(void *ctx, int unit, const char *vendor, const char *product,
+                            const char *revision);
+int mb_port_scan(const struct mb_port_cfg *cfg, int first, int last, int64_t timeout_ns,
+                 mb_found_fn found, void *ctx);
 
 #endif

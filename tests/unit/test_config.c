@@ -97,9 +97,9 @@ static void test_config_demo_example_loads_with_its_values(void **state)
     assert_int_equal(bus->baud, 19200);
     assert_int_equal(bus->parity, PARITY_EVEN);
     assert_int_equal(bus->timeout_ns, 200000000LL);
-    assert_int_equal(bus->devices.n, 2);
+    assert_int_equal(bus->devices.n, 3);
     assert_int_equal(CFG_AT(bus->devices, struct device_cfg, 1)->poll_ns, 5000000000LL);
-    assert_int_equal(c->peers.n, 1);
+    assert_int_equal(c->peers.n, 2);
     assert_int_equal(CFG_AT(c->peers, struct tcp_peer_cfg, 0)->port, 5020);
     pqgate_cfg_free(c);
     cfg_diag_fini(&d);
