@@ -41,7 +41,9 @@ struct store_cfg {
  * at open (it must be idempotent: "CREATE TABLE IF NOT EXISTS ...", indexes
  * likewise); droppable tables take part in the size budget, in rowid order.
  * on_drop, when set, is called on the writer thread inside the transaction
- * that deleted rows first_rowid..last_rowid (count rows). */
+ * that deleted rows first_rowid..last_rowid (count rows); it may call
+ * store_write() (and so evlog_*()), never store_flush() or store_close().
+ * Tables must be rowid tables (not WITHOUT ROWID). */
 struct store_table {
     const char *name;
     const char *create_sql;
