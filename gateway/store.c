@@ -30,7 +30,8 @@
  * holding most rows first, in chunks of at most DROP_CHUNK_ROWS rows, each
  * chunk in its own transaction that also calls the table's on_drop, until it
  * is under 95 % of the budget; at most a quarter of the batch period a
- * cycle, so a big drop never holds commits up (the next cycle goes on).  A
+ * cycle, so a big drop never holds commits up (the next cycle goes on,
+ * also when no write comes: an idle batch period continues the work).  A
  * new file is created with auto_vacuum=INCREMENTAL, and PRAGMA
  * incremental_vacuum gives free pages beyond 5 % of the budget back to the
  * file system, 4 MB a cycle in cycles without drops; a file created without
@@ -129,6 +130,7 @@ struct store {
     int64_t fail_logged_ns;
     int budget_warned;
     int dropping;            /* past the budget, not yet back under 95 % */
+    int shrinking;           /* free pages left to give back */
     uint64_t drops_unlogged; /* rows dropped since the last log line */
     int64_t drops_logged_ns; /* CLOCK_MONOTONIC; 0: never */
 
@@ -651,9 +653,11 @@ static void shrink(struct store *s)
     int64_t keep = (int64_t) (s->budget / 20 / s->page_size);
     char sql[64];
 
+    s->shrinking = 0;
     if (!s->incremental || free_pages <= keep) {
         return;
     }
+    s->shrinking = free_pages - keep > VACUUM_PAGES; /* more next cycle */
     snprintf(sql, sizeof(sql), "PRAGMA incremental_vacuum(%lld)",
              (long long) (free_pages - keep > VACUUM_PAGES ? VACUUM_PAGES
                                                            : free_pages - keep));
@@ -687,6 +691,7 @@ static void enforce_budget(struct store *s)
     used = used_bytes(s);
     if (!s->dropping && used <= s->budget) {
         shrink(s); /* only between drops: while dropping, inserts reuse them */
+        update_file_bytes(s);
         return;
     }
     s->dropping = used > low;
@@ -723,6 +728,7 @@ static void enforce_budget(struct store *s)
         s->st.dropped += dropped;
         pthread_mutex_unlock(&s->lock);
         s->drops_unlogged += dropped;
+        s->shrinking = 1; /* give pages back once the drops are done */
     }
     log_drops(s, used);
     if (used <= s->budget) {
@@ -763,6 +769,11 @@ static int writer_commit(struct store *s)
     s->kicked = 0;
     pthread_mutex_unlock(&s->lock);
     if (b.n == 0) {
+        if (s->dropping || s->shrinking) { /* work left from a busy cycle */
+            pthread_mutex_lock(&s->db_lock);
+            enforce_budget(s);
+            pthread_mutex_unlock(&s->db_lock);
+        }
         return SQLITE_OK;
     }
     t0 = mono_ns();
