@@ -45,7 +45,7 @@ BUDGET = 48_000_000  # bytes: retention runs too
 
 def read_progress(path):
     with open(path, "rb") as f:
-        return struct.unpack("<5q", f.read(40))
+        return struct.unpack("<6q", f.read(48))
 
 
 def start_load(db, batch_ms, log):
@@ -89,7 +89,7 @@ def test_store_kill9_under_load_never_corrupts_and_loses_at_most_one_batch(tmp_p
             p.wait(timeout=10)
             assert p.returncode == -signal.SIGKILL
             p.stdout.close()
-            pstart, queued, queued_t, committed, commit_us = read_progress(prog)
+            pstart, queued, queued_t, committed, commit_us, first_t = read_progress(prog)
             assert pstart == start
             n, lo, hi, t_hi = check_file(db)
             if hi is None:  # killed before the first commit of the first run
@@ -101,12 +101,17 @@ def test_store_kill9_under_load_never_corrupts_and_loses_at_most_one_batch(tmp_p
             assert hi >= committed, f"kill {k}: committed {committed}, file ends at {hi}"
             assert hi <= queued
             lost = queued - hi
-            span = 0 if lost == 0 or t_hi is None else queued_t - t_hi
+            # the lost rows were queued after the last durable one, and in
+            # this run (the restart's own time is not a gap in the data)
+            span = 0 if lost == 0 else queued_t - max(t_hi or 0, first_t)
             batch_ns = batch_ms * 1_000_000
-            worst.append((lost, span, batch_ns, commit_us))
-            assert span <= batch_ns + 2 * commit_us * 1000 + SCHED_SLACK_NS, (
+            # a kill can come before this run completed a writer cycle: then
+            # the longest cycle seen so far in the test stands for it
+            cycle_us = max([commit_us] + [w[3] for w in worst])
+            worst.append((lost, span, batch_ns, cycle_us))
+            assert span <= batch_ns + 2 * cycle_us * 1000 + SCHED_SLACK_NS, (
                 f"kill {k}: lost {lost} rows over {span / 1e6:.1f} ms with a "
-                f"{batch_ms} ms batch and writer cycles of up to {commit_us / 1e3:.1f} ms")
+                f"{batch_ms} ms batch and writer cycles of up to {cycle_us / 1e3:.1f} ms")
             expect_start = hi + 1
         # one last clean run: it starts where the file ends and closes cleanly
         p = subprocess.run([str(TOOL), str(db), "100", "0.3", str(BUDGET)],

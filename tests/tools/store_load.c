@@ -11,6 +11,7 @@
  *   start       first seq of this run
  *   queued_seq  last seq store_write() accepted, and its t_ns
  *   committed   last seq store_committed() reported durable
+ *   first_t     t_ns of this run's first row
  *   commit_us   the longest writer cycle so far, a commit and the size
  *               budget's drops after it (a lost tail spans at most a batch
  *               period and two cycles: the one that completed last and the
@@ -43,6 +44,7 @@ struct progress {
     _Atomic int64_t queued_t_ns;
     _Atomic int64_t committed_seq;
     _Atomic int64_t commit_us_max; /* the longest writer cycle of this run */
+    _Atomic int64_t first_t_ns;    /* t_ns of the first row of this run */
 };
 
 static const char ins[] = "INSERT INTO load(seq, t_ns) VALUES(?1, ?2)";
@@ -144,6 +146,7 @@ int main(int argc, char **argv)
     atomic_store(&pr->queued_seq, start - 1);
     atomic_store(&pr->committed_seq, start - 1);
     atomic_store(&pr->commit_us_max, 0);
+    atomic_store(&pr->first_t_ns, 0);
     printf("ready %lld\n", (long long) start);
     fflush(stdout);
     for (seq = start; end_ns == 0 || mono_ns() < end_ns;) {
@@ -160,6 +163,9 @@ int main(int argc, char **argv)
         } else {
             /* the row, then its number: a reader never sees a seq whose
              * t_ns is not yet stored */
+            if (seq == start) {
+                atomic_store(&pr->first_t_ns, t);
+            }
             atomic_store(&pr->queued_t_ns, t);
             atomic_store(&pr->queued_seq, seq);
             seq++;
