@@ -129,7 +129,8 @@ bench-run: $(BENCH_BINS)
 	@for b in $(BENCH_BINS); do echo "== $$b"; $$b || exit 1; done
 
 # libFuzzer targets (clang): each tests/fuzz/fuzz_<parser>.c is built with
-# the library's sources and run for FUZZ_SECONDS on tests/fuzz/corpus/<parser>/
+# the library's sources outside gateway/ (the daemon's modules need the bus
+# and threads), and run for FUZZ_SECONDS on tests/fuzz/corpus/<parser>/
 # (new inputs go to build/fuzz/corpus-<parser>/, the seeds stay as they are).
 FUZZ_SECONDS ?= 60
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)

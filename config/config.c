@@ -122,6 +122,7 @@ static void check_root(struct cfg_ctx *ctx, void *obj)
 {
     check_names_unique(ctx, obj);
     cfg_io_check(ctx, obj);
+    cfg_alarm_check_root(ctx, obj);
 }
 
 static const struct cfg_field root_fields[] = {
@@ -166,6 +167,11 @@ static const struct cfg_field root_fields[] = {
      .offset = offsetof(struct pqgate_cfg, compliance),
      .sub = &compliance_schema,
      .doc = "continuous EN 50160 evaluation: a pass/fail channel per parameter"},
+    {.key = "modbus_server",
+     .type = CFG_STRUCT,
+     .offset = offsetof(struct pqgate_cfg, modbus_server),
+     .sub = &mbserver_schema,
+     .doc = "Modbus TCP server: the gateway's register map and serial gateway"},
     {.key = "logging",
      .type = CFG_STRUCT,
      .offset = offsetof(struct pqgate_cfg, logging),
@@ -202,6 +208,27 @@ static const struct cfg_field root_fields[] = {
      .offset = offsetof(struct pqgate_cfg, security_log),
      .sub = &security_log_schema,
      .doc = "security log entries to syslog, local and remote"},
+    {.key = "virtual",
+     .type = CFG_LIST,
+     .offset = offsetof(struct pqgate_cfg, virtuals),
+     .flags = CFG_RANGE,
+     .min = 0,
+     .max = 1024,
+     .sub = &virtual_schema,
+     .doc = "virtual channels computed from expressions (docs/virtual.md)"},
+    {.key = "alarms",
+     .type = CFG_LIST,
+     .offset = offsetof(struct pqgate_cfg, alarms),
+     .flags = CFG_RANGE,
+     .min = 0,
+     .max = 256,
+     .sub = &alarm_schema,
+     .doc = "alarms on channels, PQ events and logic (docs/alarms.md)"},
+    {.key = "alarms_email",
+     .type = CFG_STRUCT,
+     .offset = offsetof(struct pqgate_cfg, alarms_email),
+     .sub = &alarms_email_schema,
+     .doc = "the SMTP server of the alarms' email action"},
     {0},
 };
 

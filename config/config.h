@@ -172,15 +172,15 @@ enum flicker_cfg {
 
 /* meter.demand: demand registers of P, Q, S and the phase currents */
 enum demand_method_cfg {
-    DEMAND_BLOCK,   /* = enum pq_demand_method */
+    DEMAND_BLOCK, /* = enum pq_demand_method */
     DEMAND_SLIDING,
     DEMAND_THERMAL,
 };
 
 struct demand_cfg {
-    int method;         /* enum demand_method_cfg */
+    int method; /* enum demand_method_cfg */
     int64_t interval_ns;
-    int subintervals;   /* 0: cfg_demand_subintervals() chooses */
+    int subintervals; /* 0: cfg_demand_subintervals() chooses */
 };
 
 /* Sub-intervals in effect: as set, or 3 for sliding and 1 otherwise. */
@@ -265,7 +265,7 @@ enum event_reference_cfg {
 struct events_cfg {
     int enabled;
     double dip_pct, swell_pct, interruption_pct, hysteresis_pct;
-    int reference; /* enum event_reference_cfg */
+    int reference;                      /* enum event_reference_cfg */
     double rvc_pct, rvc_hysteresis_pct; /* rvc 0: off */
     double current_nominal_a;           /* 0: no current sags and swells */
     double current_sag_pct, current_swell_pct;
@@ -280,12 +280,12 @@ enum capture_format_cfg {
 };
 
 struct capture_cfg {
-    int on_events;      /* capture every dip, swell and interruption */
-    char *dir;          /* where the .cfg/.dat pairs go */
-    int format;         /* enum capture_format_cfg */
-    int resolution;     /* samples per cycle: 512, 256, 128, 64, 32 or 16 */
+    int on_events;  /* capture every dip, swell and interruption */
+    char *dir;      /* where the .cfg/.dat pairs go */
+    int format;     /* enum capture_format_cfg */
+    int resolution; /* samples per cycle: 512, 256, 128, 64, 32 or 16 */
     int pre_cycles, post_cycles;
-    int max_count;      /* retention: oldest deleted first */
+    int max_count; /* retention: oldest deleted first */
     uint64_t max_bytes;
 };
 
@@ -307,6 +307,129 @@ struct compliance_cfg {
     int ieee519;  /* evaluate IEEE 519 over the current week */
     int edition;  /* 2014 or 2022 */
     double isc_a; /* short-circuit current at the PCC */
+};
+
+/* modbus_server: the Modbus TCP server (own map and serial gateway),
+ * config/cfg_mbserver.c, docs/modbus-server.md */
+struct mbserver_gateway_cfg {
+    int enabled;              /* forward other unit ids to their bus */
+    int64_t cache_max_age_ns; /* answer reads from the poller's cache; 0: off */
+    int64_t timeout_ns;       /* response timeout of a forwarded request; 0: the
+                                 device's own */
+};
+
+struct mbserver_write_cfg {
+    int unit;  /* unit id the range applies to */
+    int first; /* 0-based addresses, inclusive */
+    int last;
+    char *clients; /* "127.0.0.1, 10.0.0.0/8": IPv4 addresses or prefixes */
+};
+
+struct mbserver_cfg {
+    int enabled;
+    char *bind; /* IPv4 address to listen on */
+    int port;
+    int unit_id; /* the gateway's own map (0 answers it too) */
+    int max_clients;
+    int64_t idle_timeout_ns; /* close a silent client; 0: never */
+    struct mbserver_gateway_cfg gateway;
+    struct cfg_list writes; /* struct mbserver_write_cfg */
+};
+
+/* An IPv4 address or prefix, host byte order. */
+struct cfg_cidr {
+    uint32_t net;
+    uint32_t mask;
+};
+
+/* Parse a list of IPv4 addresses and prefixes ("127.0.0.1, 10.0.0.0/8"),
+ * separated by commas or blanks.  Writes up to cap items to out and returns
+ * how many the list holds, or -PQ_ECONFIG.  cfg_mbserver.c. */
+int cfg_cidr_list(const char *s, struct cfg_cidr *out, size_t cap);
+
+/* virtual: channels computed from expressions (gateway/vchan.c) */
+struct virtual_cfg {
+    char *name;          /* channel name on the bus */
+    char *unit;          /* of the result */
+    char *expr;          /* config/expr.h */
+    char *interval;      /* "on_change" or a duration */
+    int64_t interval_ns; /* from interval (check hook); 0: on change */
+};
+
+/* alarms: setpoints, digital inputs, PQ events and logic (gateway/alarm.c) */
+enum alarm_kind_cfg {
+    ALARM_OVER,
+    ALARM_UNDER,
+    ALARM_DEVIATION,
+    ALARM_DIGITAL,
+    ALARM_EVENT,
+    ALARM_LOGIC,
+};
+
+enum alarm_class_cfg {
+    ALARM_CLASS_1S,
+    ALARM_CLASS_HALF_CYCLE,
+};
+
+enum alarm_action_cfg {
+    ALARM_ACT_LOG,
+    ALARM_ACT_CAPTURE,
+    ALARM_ACT_BURST,
+    ALARM_ACT_OUTPUT,
+    ALARM_ACT_EMAIL,
+    ALARM_ACT_MQTT,
+};
+
+struct alarm_addr_cfg {
+    char *address; /* an e-mail address */
+};
+
+struct alarm_email_action_cfg {
+    struct cfg_list to; /* struct alarm_addr_cfg; empty: alarms_email.to */
+};
+
+/* One item of actions: "- log" or "- output: relay1" or "- email: {to: []}" */
+struct alarm_action_item_cfg {
+    char *kind;   /* log capture burst output email mqtt; "" when a key says it */
+    char *output; /* output: the digital output's name (io/<name>/set) */
+    struct alarm_email_action_cfg email;
+    int action; /* enum alarm_action_cfg (check hook) */
+};
+
+struct alarm_event_item_cfg {
+    int kind; /* enum pq_event_kind: dip swell interruption rvc ... */
+};
+
+struct alarm_cfg {
+    char *name;
+    char *priority; /* low medium high, or 1..255 */
+    int klass;      /* enum alarm_class_cfg */
+    int kind;       /* enum alarm_kind_cfg */
+    char *channel;
+    char *pickup, *dropout, *reference; /* "250 V", "5 %", a channel (reference) */
+    int64_t pickup_delay_ns, dropout_delay_ns;
+    int state;               /* digital: the input state that alarms */
+    struct cfg_list events;  /* struct alarm_event_item_cfg */
+    char *expr;              /* logic */
+    struct cfg_list actions; /* struct alarm_action_item_cfg */
+    /* filled by the check hook */
+    int prio;                   /* 1..255 */
+    double pickup_v, dropout_v; /* base SI unit, or % with *_pct */
+    int pickup_pct, dropout_pct;
+    double reference_v; /* when reference is a number */
+    int reference_is_channel;
+};
+
+/* alarms_email: the SMTP server of the email action */
+struct alarms_email_cfg {
+    char *server; /* "smtp://host:port" or "smtps://..."; "": no email */
+    char *from;
+    struct cfg_list to; /* struct alarm_addr_cfg: default recipients */
+    char *username;
+    char *password_file; /* the password, first line of this file */
+    int starttls;        /* require STARTTLS on smtp:// */
+    int64_t timeout_ns;
+    int queue; /* messages waiting at most; more are dropped and counted */
 };
 
 /* store: the onboard SQLite store (gateway/store.h) */
@@ -358,8 +481,8 @@ enum io_backend_cfg {
 };
 
 struct io_input_cfg {
-    char *name;  /* "di1": channel io/<name>/state */
-    int line;    /* line offset on the chip */
+    char *name; /* "di1": channel io/<name>/state */
+    int line;   /* line offset on the chip */
     int active_low;
     int64_t debounce_ns;
     double sim_rate_hz; /* sim backend: pulses per second */
@@ -373,8 +496,8 @@ struct io_output_cfg {
 };
 
 struct io_cfg {
-    int backend; /* enum io_backend_cfg */
-    char *chip;  /* gpiod: chip name, path or label */
+    int backend;             /* enum io_backend_cfg */
+    char *chip;              /* gpiod: chip name, path or label */
     struct cfg_list inputs;  /* struct io_input_cfg */
     struct cfg_list outputs; /* struct io_output_cfg */
 };
@@ -401,9 +524,9 @@ struct wages_cfg {
 /* pulse_outputs: KY energy pulse outputs */
 struct pulse_output_cfg {
     char *name;
-    char *output;    /* an output of io.outputs */
-    char *channel;   /* the total it follows (local/energy/kwh_del) */
-    double weight;   /* quantity of channel per pulse */
+    char *output;  /* an output of io.outputs */
+    char *channel; /* the total it follows (local/energy/kwh_del) */
+    double weight; /* quantity of channel per pulse */
     int64_t width_ns;
 };
 
@@ -415,12 +538,16 @@ struct pqgate_cfg {
     struct events_cfg events;
     struct capture_cfg capture;
     struct compliance_cfg compliance;
+    struct mbserver_cfg modbus_server;
     struct logging_cfg logging;
     struct io_cfg io;
     struct cfg_list wages;         /* struct wages_cfg */
     struct cfg_list pulse_outputs; /* struct pulse_output_cfg */
     struct store_section_cfg store;
     struct security_log_cfg security_log;
+    struct cfg_list virtuals; /* struct virtual_cfg */
+    struct cfg_list alarms;   /* struct alarm_cfg */
+    struct alarms_email_cfg alarms_email;
 };
 
 extern const struct cfg_schema pqgate_schema;     /* the whole file */
@@ -433,14 +560,40 @@ extern const struct cfg_schema tcp_peer_schema;   /* cfg_modbus.c */
 extern const struct cfg_schema events_schema;     /* cfg_events.c */
 extern const struct cfg_schema capture_schema;    /* cfg_events.c */
 extern const struct cfg_schema compliance_schema; /* cfg_compliance.c */
+extern const struct cfg_schema mbserver_schema;   /* cfg_mbserver.c */
 extern const struct cfg_schema io_schema;         /* cfg_io.c */
 extern const struct cfg_schema wages_schema;      /* cfg_io.c */
+
+extern const struct cfg_schema pqgate_schema;       /* the whole file */
+extern const struct cfg_schema gateway_schema;      /* config.c */
+extern const struct cfg_schema logging_schema;      /* config.c */
+extern const struct cfg_schema meter_schema;        /* cfg_meter.c */
+extern const struct cfg_schema sim_schema;          /* cfg_sim.c */
+extern const struct cfg_schema serial_bus_schema;   /* cfg_modbus.c */
+extern const struct cfg_schema tcp_peer_schema;     /* cfg_modbus.c */
+extern const struct cfg_schema events_schema;       /* cfg_events.c */
+extern const struct cfg_schema capture_schema;      /* cfg_events.c */
+extern const struct cfg_schema compliance_schema;   /* cfg_compliance.c */
+extern const struct cfg_schema io_schema;           /* cfg_io.c */
+extern const struct cfg_schema wages_schema;        /* cfg_io.c */
 extern const struct cfg_schema pulse_output_schema; /* cfg_io.c */
+extern const struct cfg_schema virtual_schema;      /* cfg_alarm.c */
+extern const struct cfg_schema alarm_schema;        /* cfg_alarm.c */
+extern const struct cfg_schema alarms_email_schema; /* cfg_alarm.c */
+
+extern const struct cfg_schema store_section_schema; /* cfg_store.c */
+extern const struct cfg_schema security_log_schema;  /* cfg_store.c */
 
 /* Rules across io, wages and pulse_outputs (names that must exist). */
 void cfg_io_check(struct cfg_ctx *ctx, const struct pqgate_cfg *c);
-extern const struct cfg_schema store_section_schema; /* cfg_store.c */
-extern const struct cfg_schema security_log_schema;  /* cfg_store.c */
+
+/* Rules across virtual:, alarms: and alarms_email: (names unique, alarm
+ * references, email server); called by the root check.  cfg_alarm.c. */
+void cfg_alarm_check_root(struct cfg_ctx *ctx, const struct pqgate_cfg *c);
+
+/* 1 if an alarm has the capture action (the meter then keeps a capture
+ * writer even without capture.on_events).  cfg_alarm.c. */
+int cfg_alarm_wants_capture(const struct pqgate_cfg *c);
 
 /* Load and validate the daemon's config file with --set overrides.
  * Returns 0 and the config in *out (free with pqgate_cfg_free()), or a

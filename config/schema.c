@@ -699,12 +699,23 @@ static void load_struct(struct cfg_ctx *ctx, const struct cfg_schema *s, void *o
     if (n && is_null_scalar(n)) {
         n = NULL; /* "meter:" with nothing under it: all defaults */
     }
+    if (n && n->type == YAML_SCALAR_NODE && s->scalar_key &&
+        find_field(s, s->scalar_key)) {
+        /* the shorthand "- log" for "- {kind: log}" */
+        const struct cfg_field *f = find_field(s, s->scalar_key);
+        size_t mark = path_push_key(ctx, f->key);
+
+        seen |= 1ull << (f - s->fields);
+        load_field(ctx, f, (char *) obj + f->offset, id);
+        path_pop(ctx, mark);
+        n = NULL;
+    }
     if (n && n->type != YAML_MAPPING_NODE) {
         err_node(ctx, id, "expected %s, got %s", "a section of keys", node_kind(n));
         return;
     }
     /* a section absent from the file reports at its nearest parent */
-    at = n ? id : ctx->enclosing;
+    at = n || seen ? id : ctx->enclosing;
     ctx->enclosing = at;
     if (n) {
         load_pairs(ctx, s, obj, id, &seen);

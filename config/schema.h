@@ -82,6 +82,9 @@ struct cfg_schema {
     /* Rules across fields, run after the fields of one instance loaded
      * without error.  Report with cfg_error_at(). */
     void (*check)(struct cfg_ctx *ctx, void *obj);
+    /* Optional: a plain scalar in place of the struct sets this one field
+     * (a list item "- log" reads as "- {kind: log}"). */
+    const char *scalar_key;
 };
 
 /* Errors of one load, each a line "FILE:LINE:COL: path: message". */

@@ -13,13 +13,16 @@
 
 #include "config/config.h"
 #include "config/log.h"
+#include "gateway/alarm.h"
 #include "gateway/bus.h"
 #include "gateway/loop.h"
+#include "gateway/mbserver.h"
 #include "gateway/metrology.h"
 #include "gateway/modbus.h"
 #include "gateway/status.h"
 #include "gateway/storecomp.h"
 #include "gateway/summary.h"
+#include "gateway/vchan.h"
 #include "gateway/wages.h"
 #include "pq/err.h"
 
@@ -31,12 +34,9 @@
 
 /* Start order; stopped in reverse.  New tiers add one line here. */
 static const struct gw_component *const components[] = {
-    &status_component,
-    &store_component,
-    &metrology_component,
-    &modbus_component,
-    &wages_component,
-    &summary_component,
+    &status_component, &store_component, &metrology_component,
+    &modbus_component, &wages_component, &summary_component,
+    &vchan_component,  &alarm_component, &mbserver_component,
 };
 
 #define N_COMPONENTS (sizeof(components) / sizeof(components[0]))

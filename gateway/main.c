@@ -14,6 +14,7 @@
 #include "gateway/analyze.h"
 #include "gateway/comtrade_info.h"
 #include "gateway/daemon.h"
+#include "gateway/mbserver.h"
 #include "gateway/modbus_scan.h"
 #include "pq/err.h"
 
@@ -274,6 +275,32 @@ static int cmd_version(int argc, char **argv)
     return 0;
 }
 
+/* pqgate help modbus-map [--config FILE]: docs/modbus-map.md's table, and
+ * the device blocks of a config. */
+static int help_modbus_map(int argc, char **argv)
+{
+    struct pqgate_cfg *cfg = NULL;
+    struct cfg_diag diag;
+    int rc;
+
+    if (argc == 1) {
+        return mbsrv_print_map(stdout, NULL, NULL) < 0;
+    }
+    if (argc != 3 || strcmp(argv[1], "--config") != 0) {
+        return usage_error("help", "%s", "usage: pqgate help modbus-map [--config FILE]");
+    }
+    cfg_diag_init(&diag);
+    if (pqgate_cfg_load(argv[2], NULL, 0, &cfg, &diag) < 0) {
+        cfg_diag_print(&diag, stderr);
+        cfg_diag_fini(&diag);
+        return 1;
+    }
+    cfg_diag_fini(&diag);
+    rc = mbsrv_print_map(stdout, cfg, argv[2]);
+    pqgate_cfg_free(cfg);
+    return rc < 0;
+}
+
 static int cmd_help(int argc, char **argv)
 {
     const struct command *c;
@@ -285,12 +312,17 @@ static int cmd_help(int argc, char **argv)
         print_commands(stdout);
         printf(
             "\n'pqgate help COMMAND' describes one command; 'pqgate help config' prints\n"
-            "the reference of every config key.\n");
+            "the reference of every config key; 'pqgate help modbus-map [--config "
+            "FILE]'\n"
+            "the Modbus TCP register map.\n");
         return 0;
     }
     if (strcmp(argv[1], "config") == 0) {
         cfg_print_reference(stdout, &pqgate_schema);
         return 0;
+    }
+    if (strcmp(argv[1], "modbus-map") == 0) {
+        return help_modbus_map(argc - 1, argv + 1);
     }
     c = find_command(argv[1]);
     if (!c) {

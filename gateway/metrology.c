@@ -37,6 +37,7 @@
 
 #define READ_FRAMES 2048
 #define IDLE_NS     5000000L /* wait when a realtime source has nothing due */
+#define HC_BATCH    384      /* half-cycle updates published in one call */
 
 struct metrology {
     struct gw *gw;
@@ -54,11 +55,18 @@ struct metrology {
     int ch_demand[PQ_DEMAND_NQ][4]; /* last, present, predicted, peak */
     int ch_event[PQ_EV_KIND_COUNT]; /* local/event/<kind>: its depth or height, % */
     int ch_event_count;             /* local/events/count */
-    int ch_pst[3], ch_plt[3];       /* local/flicker/pst/a... */
+    int ch_event_active[PQ_EV_KIND_COUNT]; /* local/event/<kind>/active: 1 from
+                                              an event's start to its end */
+    int rvc_open;                          /* local/event/rvc/active is 1 */
+    int ch_u_half[3], ch_i_half[3]; /* local/u_rms_half/a.., local/i_rms_half/a.. */
+    struct bus_update hc[HC_BATCH]; /* half-cycle values of the current chunk */
+    size_t nhc;
+    int ch_pst[3], ch_plt[3]; /* local/flicker/pst/a... */
     double events;
     int *ids_min, *ids_max;     /* per record value, -1: not published */
     int64_t published_ns;       /* stream time of the last periodic publish */
     struct gw_capture *capture; /* NULL: captures off */
+    int capture_events;         /* capture.on_events: capture and burst each event */
     struct gw_en50160 *en50160; /* NULL: not evaluated */
     struct gw_ieee519 *ieee519; /* NULL: not evaluated */
     atomic_int manual;          /* manual captures asked for (main loop) */
@@ -262,6 +270,20 @@ static int register_events_flicker(struct metrology *m)
         if (m->ch_event[k] < 0) {
             return m->ch_event[k];
         }
+        snprintf(name, sizeof(name), "local/event/%s/active", pq_event_kind_name(k));
+        m->ch_event_active[k] = bus_register(m->gw->bus, name, "");
+        if (m->ch_event_active[k] < 0) {
+            return m->ch_event_active[k];
+        }
+    }
+    for (int p = 0; p < 3; p++) {
+        snprintf(name, sizeof(name), "local/u_rms_half/%s", ph[p]);
+        m->ch_u_half[p] = bus_register(m->gw->bus, name, "V");
+        snprintf(name, sizeof(name), "local/i_rms_half/%s", ph[p]);
+        m->ch_i_half[p] = bus_register(m->gw->bus, name, "A");
+        if (m->ch_u_half[p] < 0 || m->ch_i_half[p] < 0) {
+            return m->ch_u_half[p] < 0 ? m->ch_u_half[p] : m->ch_i_half[p];
+        }
     }
     m->ch_event_count = bus_register(m->gw->bus, "local/events/count", "");
     if (m->ch_event_count < 0) {
@@ -419,6 +441,30 @@ static void publish_periodic(struct metrology *m)
     (void) bus_publish_many(m->gw->bus, m->upd, n);
 }
 
+static void flush_halfcycles(struct metrology *m)
+{
+    if (m->nhc > 0) {
+        (void) bus_publish_many(m->gw->bus, m->hc, m->nhc);
+        m->nhc = 0;
+    }
+}
+
+/* IEC 61000-4-30 5.4.2.1: Urms(1/2), the RMS of one cycle refreshed every
+ * half cycle (and Irms(1/2) alike), for half-cycle alarms; gathered per
+ * chunk of samples and published in one call, each with its own time. */
+static void on_halfcycle(void *ctx, const struct pq_halfcycle *h)
+{
+    struct metrology *m = ctx;
+
+    if (m->nhc + 6 > HC_BATCH) {
+        flush_halfcycles(m);
+    }
+    for (int p = 0; p < h->nph && p < 3; p++) {
+        m->hc[m->nhc++] = (struct bus_update){m->ch_u_half[p], {h->u_rms[p], h->t_ns, 0}};
+        m->hc[m->nhc++] = (struct bus_update){m->ch_i_half[p], {h->i_rms[p], h->t_ns, 0}};
+    }
+}
+
 static void on_event(void *ctx, const struct pq_event *ev)
 {
     struct metrology *m = ctx;
@@ -426,9 +472,10 @@ static void on_event(void *ctx, const struct pq_event *ev)
                : ev->kind == PQ_EV_RVC ? ev->rvc_du_max_pct
                                        : ev->residual_pct;
     char line[1024];
-    struct bus_update u[2] = {
+    struct bus_update u[3] = {
         {m->ch_event[ev->kind], {v, ev->start_ns, 0}},
         {m->ch_event_count, {++m->events, ev->end_ns, 0}},
+        {m->ch_event_active[ev->kind], {0.0, ev->end_ns, 0}},
     };
 
     /* the event log proper comes with the onboard store; until then the
@@ -438,7 +485,9 @@ static void on_event(void *ctx, const struct pq_event *ev)
         gw_en50160_event(m->en50160, ev);
     }
     LOGF(LOG_NOTICE, "event", "%s", line);
-    (void) bus_publish_many(m->gw->bus, u, 2);
+    flush_halfcycles(m); /* before the event's end, in time order */
+    m->rvc_open &= ev->kind != PQ_EV_RVC;
+    (void) bus_publish_many(m->gw->bus, u, 3);
 }
 
 /* The RMS burst of an event: a JSON file beside the captures (the event
@@ -473,8 +522,18 @@ static void on_event_start(void *ctx, int kind, int64_t start_ns)
 {
     struct metrology *m = ctx;
 
-    if (m->capture && kind != PQ_EV_RVC && kind != PQ_EV_CURRENT_SAG &&
-        kind != PQ_EV_CURRENT_SWELL) {
+    flush_halfcycles(m);
+    if (m->rvc_open &&
+        (kind == PQ_EV_DIP || kind == PQ_EV_SWELL || kind == PQ_EV_INTERRUPTION)) {
+        /* IEC 61000-4-30 5.11: an RVC that turns into a dip or swell is not
+         * an RVC; pq/events.c discards it without an end */
+        (void) bus_publish(m->gw->bus, m->ch_event_active[PQ_EV_RVC], 0.0, start_ns, 0);
+        m->rvc_open = 0;
+    }
+    m->rvc_open |= kind == PQ_EV_RVC;
+    (void) bus_publish(m->gw->bus, m->ch_event_active[kind], 1.0, start_ns, 0);
+    if (m->capture && m->capture_events && kind != PQ_EV_RVC &&
+        kind != PQ_EV_CURRENT_SAG && kind != PQ_EV_CURRENT_SWELL) {
         (void) gw_capture_trigger(m->capture, start_ns, PQ_CAPTURE_EVENT,
                                   (uint32_t) m->events + 1);
     }
@@ -519,6 +578,7 @@ static int open_meter(struct metrology *m)
     struct pq_meter_out out = {
         .interval = on_record,
         .freq10s = on_freq10s,
+        .halfcycle = on_halfcycle,
         .energy = on_energy,
         .event = on_event,
         .event_start = on_event_start,
@@ -530,7 +590,7 @@ static int open_meter(struct metrology *m)
     const char *why = NULL;
     int rc;
 
-    if (m->capture) {
+    if (m->capture && m->capture_events) {
         out.burst = on_burst; /* stored beside the captures */
     }
     m->mcfg.engine.start_ns = m->info.start_ns;
@@ -568,6 +628,7 @@ static void *acquire(void *arg)
         if (rc == -PQ_EEOF) {
             LOGF(LOG_NOTICE, "metrology", "the recording has ended");
             pq_meter_finish(m->meter);
+            flush_halfcycles(m);
             break;
         }
         if (rc == -PQ_EFRAME) {
@@ -602,6 +663,7 @@ static void *acquire(void *arg)
         }
         m->frames += n;
         pq_meter_feed(m->meter, m->buf, n);
+        flush_halfcycles(m);
         publish_periodic(m);
     }
     return NULL;
@@ -716,7 +778,9 @@ static int metrology_start(struct gw *gw, void **state)
     m->buf = malloc(READ_FRAMES * m->info.nch * sizeof(float));
     rc = m->buf ? register_channels(m) : -ENOMEM;
     m->sub_capture = -1;
-    if (rc == 0 && gw->cfg->capture.on_events) {
+    m->capture_events = gw->cfg->capture.on_events;
+    /* the writer also serves manual and alarm-triggered captures */
+    if (rc == 0 && (m->capture_events || cfg_alarm_wants_capture(gw->cfg))) {
         rc = gw_capture_new(&gw->cfg->capture, &m->info, mc->nominal_frequency_hz,
                             gw->cfg->gateway.id, &m->capture);
         if (rc == 0) {
