@@ -19,9 +19,11 @@
 #include "gateway/mbserver.h"
 #include "gateway/metrology.h"
 #include "gateway/modbus.h"
+#include "gateway/recorder.h"
 #include "gateway/status.h"
 #include "gateway/storecomp.h"
 #include "gateway/summary.h"
+#include "gateway/tou.h"
 #include "gateway/vchan.h"
 #include "gateway/wages.h"
 #include "pq/err.h"
@@ -34,9 +36,9 @@
 
 /* Start order; stopped in reverse.  New tiers add one line here. */
 static const struct gw_component *const components[] = {
-    &status_component, &store_component, &metrology_component,
-    &modbus_component, &wages_component, &summary_component,
-    &vchan_component,  &alarm_component, &mbserver_component,
+    &status_component,   &store_component,   &metrology_component, &modbus_component,
+    &wages_component,    &summary_component, &vchan_component,     &alarm_component,
+    &recorder_component, &tou_component,     &mbserver_component,
 };
 
 #define N_COMPONENTS (sizeof(components) / sizeof(components[0]))
