@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "config/config.h"
-#include "config/units.h"
 #include "config/expr.h"
+#include "config/units.h"
 
 /* The rule of gateway/bus.h's bus_name_valid(), for names in the config. */
 static int channel_name_ok(const char *s)
@@ -702,6 +702,15 @@ void cfg_alarm_check_root(struct cfg_ctx *ctx, const struct pqgate_cfg *c)
             }
         }
         check_alarm_refs(ctx, c, &v->expr, c->alarms.n, "no alarm is named");
+    }
+    for (size_t i = 0; i < c->recorders.n; i++) {
+        const struct recorder_cfg *r = CFG_AT(c->recorders, struct recorder_cfg, i);
+
+        if (r->trigger.on_alarm[0] &&
+            alarm_index(c, r->trigger.on_alarm, c->alarms.n) < 0) {
+            cfg_error_at(ctx, &r->trigger.on_alarm, "no alarm is named '%s'",
+                         r->trigger.on_alarm);
+        }
     }
 }
 

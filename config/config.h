@@ -460,6 +460,98 @@ struct security_log_cfg {
 
 extern const char *const cfg_syslog_facility_names[]; /* by code, NULL-ended */
 
+/* recorders, trends, tou: data recorders, trend statistics and time of use
+ * (config/cfg_recorder.c, gateway/recorder.c, gateway/toucomp.c) */
+enum rec_value_cfg {
+    REC_VALUE_AUTO, /* average for interval triggers, last otherwise */
+    REC_VALUE_AVERAGE,
+    REC_VALUE_LAST,
+    REC_VALUE_MIN,
+    REC_VALUE_MAX,
+};
+
+enum rec_mode_cfg {
+    REC_MODE_CONTINUOUS,     /* circular: the oldest rows go past depth */
+    REC_MODE_STOP_WHEN_FULL, /* stops at depth rows */
+};
+
+struct rec_channel_cfg {
+    char *name; /* a channel name or a bus pattern (gateway/bus.h) */
+};
+
+struct rec_trigger_cfg {
+    char *interval;      /* "", "half_cycle" (every update) or a duration */
+    char *schedule;      /* "", "hourly :MM", "daily HH:MM", "weekly mon HH:MM",
+                            "monthly DD HH:MM" in site time (tou.timezone) */
+    char *on_alarm;      /* "": alarm name, channel alarm/<name>/active */
+    char *on_event;      /* "": dip, swell, interruption, rvc or any */
+    int64_t duration_ns; /* what an alarm, event or manual trigger records */
+    int manual;          /* gateway/command/record = recorder index */
+};
+
+struct recorder_cfg {
+    char *name;
+    struct cfg_list channels; /* struct rec_channel_cfg, 1..16 after expansion */
+    struct rec_trigger_cfg trigger;
+    int value; /* enum rec_value_cfg */
+    int mode;  /* enum rec_mode_cfg */
+    int depth; /* rows kept */
+};
+
+struct trends_cfg {
+    struct cfg_list channels; /* struct rec_channel_cfg: exact channel names */
+};
+
+struct tou_period_cfg {
+    char *name;      /* tariff */
+    char *from, *to; /* "HH:MM", civil time; to "24:00" ends the day */
+};
+
+struct tou_season_cfg {
+    char *name;
+    char *from, *to;         /* "MM-DD", inclusive; may wrap the year */
+    struct cfg_list weekday; /* struct tou_period_cfg */
+    struct cfg_list weekend; /* empty: as weekday */
+    struct cfg_list holiday; /* empty: as weekend */
+};
+
+struct tou_date_cfg {
+    char *date; /* "YYYY-MM-DD" */
+};
+
+struct tou_cfg {
+    char *timezone;           /* "" : no time of use; recorder schedules in UTC */
+    struct cfg_list seasons;  /* struct tou_season_cfg */
+    struct cfg_list holidays; /* struct tou_date_cfg */
+    char *default_tariff;     /* for uncovered minutes; "": gaps are errors */
+    struct cfg_list energy;   /* struct rec_channel_cfg: counters to split */
+    char *demand;             /* demand channel for the per-tariff maximum */
+};
+
+/* Schedules of recorders: a parsed trigger.schedule. */
+enum cfg_schedule_kind {
+    CFG_SCHED_HOURLY,
+    CFG_SCHED_DAILY,
+    CFG_SCHED_WEEKLY,
+    CFG_SCHED_MONTHLY,
+};
+
+struct cfg_schedule {
+    int kind;   /* enum cfg_schedule_kind */
+    int minute; /* of the day (hourly: of the hour) */
+    int wday;   /* weekly: 0 = Sunday */
+    int mday;   /* monthly: 1..28 */
+};
+
+/* Parsers shared by the check hooks and the components (cfg_recorder.c);
+ * each returns 0 or -PQ_ECONFIG with the output untouched. */
+int cfg_parse_hhmm(const char *s, int *minute_out);   /* 00:00..24:00 */
+int cfg_parse_mmdd(const char *s, int *md_out);       /* month * 100 + day */
+int cfg_parse_date(const char *s, int64_t *days_out); /* days since 1970-01-01 */
+int cfg_parse_schedule(const char *s, struct cfg_schedule *out);
+/* trigger.interval: *ns_out 0 for "half_cycle" (every update) */
+int cfg_parse_rec_interval(const char *s, int64_t *ns_out);
+
 /* logging */
 enum log_target_cfg {
     LOG_TARGET_STDERR,
@@ -582,6 +674,9 @@ struct pqgate_cfg {
     struct events_cfg events;
     struct capture_cfg capture;
     struct compliance_cfg compliance;
+    struct cfg_list recorders; /* struct recorder_cfg */
+    struct trends_cfg trends;
+    struct tou_cfg tou;
     struct mbserver_cfg modbus_server;
     struct logging_cfg logging;
     struct io_cfg io;
@@ -619,6 +714,9 @@ extern const struct cfg_schema tcp_peer_schema;     /* cfg_modbus.c */
 extern const struct cfg_schema events_schema;       /* cfg_events.c */
 extern const struct cfg_schema capture_schema;      /* cfg_events.c */
 extern const struct cfg_schema compliance_schema;   /* cfg_compliance.c */
+extern const struct cfg_schema recorder_schema;     /* cfg_recorder.c */
+extern const struct cfg_schema trends_schema;       /* cfg_recorder.c */
+extern const struct cfg_schema tou_schema;          /* cfg_recorder.c */
 extern const struct cfg_schema io_schema;           /* cfg_io.c */
 extern const struct cfg_schema wages_schema;        /* cfg_io.c */
 extern const struct cfg_schema pulse_output_schema; /* cfg_io.c */

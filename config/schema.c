@@ -606,8 +606,18 @@ static void load_list(struct cfg_ctx *ctx, const struct cfg_field *f, struct cfg
          * but keep the habit of not holding node pointers across calls */
         int item = yaml_document_get_node(&ctx->doc, id)->data.sequence.items.start[i];
         size_t mark = path_push_index(ctx, i);
+        void *obj = (char *) l->items + i * f->sub->size;
+        const struct cfg_field *only = &f->sub->fields[0];
+        yaml_node_t *in = yaml_document_get_node(&ctx->doc, item);
 
-        load_struct(ctx, f->sub, (char *) l->items + i * f->sub->size, item);
+        /* a list of one-field sections takes plain values as shorthand:
+         * "holidays: [2026-12-25]" for "holidays: [{date: 2026-12-25}]" */
+        if (in->type == YAML_SCALAR_NODE && !is_null_scalar(in) && only->key &&
+            !only[1].key && only->type != CFG_STRUCT && only->type != CFG_LIST) {
+            load_scalar(ctx, only, (char *) obj + only->offset, item);
+        } else {
+            load_struct(ctx, f->sub, obj, item);
+        }
         path_pop(ctx, mark);
     }
     remember(ctx, l, id, 0);

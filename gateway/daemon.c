@@ -20,9 +20,11 @@
 #include "gateway/metrology.h"
 #include "gateway/modbus.h"
 #include "gateway/mqtt.h"
+#include "gateway/recorder.h"
 #include "gateway/status.h"
 #include "gateway/storecomp.h"
 #include "gateway/summary.h"
+#include "gateway/tou.h"
 #include "gateway/vchan.h"
 #include "gateway/wages.h"
 #include "pq/err.h"
@@ -35,9 +37,9 @@
 
 /* Start order; stopped in reverse.  New tiers add one line here. */
 static const struct gw_component *const components[] = {
-    &status_component, &store_component, &metrology_component,
-    &modbus_component, &wages_component, &summary_component,
-    &vchan_component,  &alarm_component, &mbserver_component,
+    &status_component,   &store_component,   &metrology_component, &modbus_component,
+    &wages_component,    &summary_component, &vchan_component,     &alarm_component,
+    &recorder_component, &tou_component,     &mbserver_component,
     &mqtt_component,
 };
 

@@ -93,6 +93,26 @@ static int64_t wall_ns(void)
     return (int64_t) ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+/* For the process log and syslog(3), which are line-based: control
+ * characters (a newline in a user name) would forge lines; they become '?'.
+ * The store and the remote collector (octet-counted or one datagram per
+ * message) get the text as it is. */
+static const char *clean(char *dst, size_t cap, const char *src)
+{
+    size_t i = 0;
+
+    if (!src) {
+        return "-";
+    }
+    for (; src[i] && i + 1 < cap; i++) {
+        unsigned char c = (unsigned char) src[i];
+
+        dst[i] = c < 32 || c == 127 ? '?' : (char) c;
+    }
+    dst[i] = '\0';
+    return dst;
+}
+
 static int clamp_severity(int severity)
 {
     return severity < LOG_EMERG ? LOG_EMERG : severity > LOG_DEBUG ? LOG_DEBUG : severity;
@@ -201,8 +221,16 @@ int evlog_event(int severity, const char *source, const char *kind, const char *
     va_start(ap, fmt);
     vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
-    LOGF(severity, "event", "%s %s%s%s: %s%s", source, kind, name ? " " : "",
-         name ? name : "", text, synced ? "" : " (clock not synchronised)");
+    if (severity <= log_level) {
+        char c_src[64], c_kind[64], c_name[128], c_text[TEXT_MAX];
+
+        log_write(severity, "event", "%s %s%s%s: %s%s",
+                  clean(c_src, sizeof(c_src), source),
+                  clean(c_kind, sizeof(c_kind), kind), name ? " " : "",
+                  name ? clean(c_name, sizeof(c_name), name) : "",
+                  clean(c_text, sizeof(c_text), text),
+                  synced ? "" : " (clock not synchronised)");
+    }
     atomic_fetch_add(&n_events, 1);
     {
         struct store_val v[7] = {
@@ -225,7 +253,7 @@ int evlog_event(int severity, const char *source, const char *kind, const char *
 int evlog_security(int severity, const char *user, const char *remote, const char *kind,
                    const char *fmt, ...)
 {
-    char text[TEXT_MAX];
+    char text[TEXT_MAX], c_text[TEXT_MAX], c_kind[64], c_user[128], c_remote[128];
     int64_t t = wall_ns();
     int synced = evlog_clock_synced();
     va_list ap;
@@ -236,8 +264,12 @@ int evlog_security(int severity, const char *user, const char *remote, const cha
     va_start(ap, fmt);
     vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
-    LOGF(severity, "security", "%s user=%s remote=%s: %s%s", kind, user ? user : "-",
-         remote ? remote : "-", text, synced ? "" : " (clock not synchronised)");
+    clean(c_kind, sizeof(c_kind), kind);
+    clean(c_user, sizeof(c_user), user);
+    clean(c_remote, sizeof(c_remote), remote);
+    clean(c_text, sizeof(c_text), text);
+    LOGF(severity, "security", "%s user=%s remote=%s: %s%s", c_kind, c_user, c_remote,
+         c_text, synced ? "" : " (clock not synchronised)");
     atomic_fetch_add(&n_security, 1);
     {
         struct store_val v[7] = {

@@ -70,6 +70,8 @@ struct metrology {
     struct gw_en50160 *en50160; /* NULL: not evaluated */
     struct gw_ieee519 *ieee519; /* NULL: not evaluated */
     atomic_int manual;          /* manual captures asked for (main loop) */
+    atomic_int reset_extremes;  /* min/max reset asked for (main loop) */
+    int sub_reset;              /* bus subscription, -1: none */
     int sub_capture;            /* bus subscription, -1: none */
     uint64_t frames;            /* fed to the meter so far */
     pthread_t thread;
@@ -651,6 +653,9 @@ static void *acquire(void *arg)
             idle(m);
             continue;
         }
+        if (atomic_exchange(&m->reset_extremes, 0)) {
+            pq_meter_reset_extremes(m->meter);
+        }
         if (m->capture && atomic_exchange(&m->manual, 0)) {
             (void) gw_capture_trigger(m->capture,
                                       pq_engine_now_ns(pq_meter_engine(m->meter)),
@@ -667,6 +672,17 @@ static void *acquire(void *arg)
         publish_periodic(m);
     }
     return NULL;
+}
+
+/* Main loop: gateway/command/minmax_reset was published (the min/max
+ * log's reset); the acquisition thread resets at its next read. */
+static void on_minmax_reset(void *ctx, int ch, const struct bus_value *v)
+{
+    struct metrology *m = ctx;
+
+    (void) ch;
+    (void) v;
+    atomic_store(&m->reset_extremes, 1);
 }
 
 /* Main loop: gateway/command/capture was published (SIGUSR1). */
@@ -762,7 +778,9 @@ static int metrology_start(struct gw *gw, void **state)
     m->gw = gw;
     atomic_init(&m->stop, 0);
     atomic_init(&m->manual, 0);
+    atomic_init(&m->reset_extremes, 0);
     m->sub_capture = -1;
+    m->sub_reset = -1;
     rc = adc_open(mc, &m->adc);
     if (rc < 0) {
         LOGF(LOG_ERR, "metrology", "sample source '%s': %s",
@@ -778,7 +796,13 @@ static int metrology_start(struct gw *gw, void **state)
     m->buf = malloc(READ_FRAMES * m->info.nch * sizeof(float));
     rc = m->buf ? register_channels(m) : -ENOMEM;
     m->sub_capture = -1;
+    m->sub_reset = -1;
     m->capture_events = gw->cfg->capture.on_events;
+    if (rc == 0) {
+        m->sub_reset =
+            bus_subscribe(gw->bus, "gateway/command/minmax_reset", on_minmax_reset, m);
+        rc = m->sub_reset < 0 ? m->sub_reset : 0;
+    }
     /* the writer also serves manual and alarm-triggered captures */
     if (rc == 0 && (m->capture_events || cfg_alarm_wants_capture(gw->cfg))) {
         rc = gw_capture_new(&gw->cfg->capture, &m->info, mc->nominal_frequency_hz,
@@ -835,6 +859,9 @@ static void metrology_stop(void *state)
     atomic_store(&m->stop, 1);
     if (m->started) {
         pthread_join(m->thread, NULL);
+    }
+    if (m->sub_reset >= 0) {
+        bus_unsubscribe(m->gw->bus, m->sub_reset);
     }
     if (m->sub_capture >= 0) {
         bus_unsubscribe(m->gw->bus, m->sub_capture);

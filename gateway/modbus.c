@@ -107,12 +107,50 @@ static void describe_read(char *buf, size_t cap, const struct mb_read_result *r)
 #define fleet_event(severity, kind, name, ...) \
     (void) evlog_event((severity), "modbus", (kind), (name), __VA_ARGS__)
 
+/* Which of md's reads a result is (the port hands back its own copies). */
 static int read_index(const struct mdev *md, const struct mb_read_result *r, size_t j)
 {
-    if (r->read >= md->reads && r->read < md->reads + md->nreads) {
-        return (int) (r->read - md->reads);
+    if (j < md->nreads && md->reads[j].fn == r->read->fn &&
+        md->reads[j].addr == r->read->addr && md->reads[j].count == r->read->count) {
+        return (int) j;
     }
-    return j < md->nreads ? (int) j : -1;
+    for (size_t k = 0; k < md->nreads; k++) {
+        if (md->reads[k].fn == r->read->fn && md->reads[k].addr == r->read->addr &&
+            md->reads[k].count == r->read->count) {
+            return (int) k;
+        }
+    }
+    return -1;
+}
+
+/* An error opening a link (the request never went out), as opposed to a
+ * device not answering or a connection dropped mid-request. */
+static int is_open_error(int rc)
+{
+    switch (-rc) {
+    case ENOENT:
+    case ENODEV:
+    case ENXIO:
+    case EACCES:
+    case EBUSY:
+    case ECONNREFUSED:
+    case EHOSTUNREACH:
+    case ENETUNREACH:
+    case EADDRNOTAVAIL:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* The port's link cannot be opened (serial port missing, peer refusing)
+ * and rc is that: said once for the port by check_links(), not once per
+ * device. */
+static int link_down(const struct mport *mp, int rc)
+{
+    struct mb_port *port = atomic_load(&mp->port);
+
+    return is_open_error(rc) && port && is_open_error(mb_port_link_error(port));
 }
 
 /* Log what changed in this cycle's reads: a read failing or good again
@@ -120,7 +158,7 @@ static int read_index(const struct mdev *md, const struct mb_read_result *r, siz
 static void note_reads(struct mdev *md, const struct mb_read_result *res, size_t n)
 {
     char text[160], first_fail[160] = "";
-    int answered = 0, link_failed = 0;
+    int answered = 0, link_failed = 0, first_rc = 0;
 
     for (size_t j = 0; j < n; j++) {
         if (res[j].rc == 0 || res[j].rc == -PQ_EREFUSED) {
@@ -128,6 +166,7 @@ static void note_reads(struct mdev *md, const struct mb_read_result *res, size_t
         } else if (res[j].rc != -ECANCELED) {
             if (!link_failed) {
                 describe_read(first_fail, sizeof(first_fail), &res[j]);
+                first_rc = res[j].rc;
             }
             link_failed = 1;
         }
@@ -162,6 +201,8 @@ static void note_reads(struct mdev *md, const struct mb_read_result *res, size_t
             LOGF(LOG_INFO, "modbus", "%s answering (unit %d)", md->prefix, md->cfg->unit);
         }
         md->answering = 1;
+    } else if (link_failed && !answered && link_down(md->mp, first_rc)) {
+        md->answering = -1; /* unknown until the link is back */
     } else if (link_failed && !answered && md->answering != 0) {
         fleet_event(LOG_WARNING, "device_lost", md->prefix, "%s %s",
                     md->answering == 1 ? "lost:" : "not answering:", first_fail);
@@ -269,7 +310,7 @@ static void publish_health(struct gwmb *m)
             struct mb_health h;
             uint64_t errors;
 
-            if (!mp->port || mb_port_health(mp->port, (int) d, &h) < 0) {
+            if (!atomic_load(&mp->port) || mb_port_health(mp->port, (int) d, &h) < 0) {
                 continue;
             }
             errors = h.timeouts + h.exceptions + h.frame_errors + h.io_errors;
@@ -326,12 +367,49 @@ static void log_summary(struct gwmb *m)
          len < sizeof(line) ? line : "", named < total ? " | ..." : "");
 }
 
+/* Log each port's link when its condition changes (mb_port_link_error()). */
+static void check_links(struct gwmb *m)
+{
+    for (size_t i = 0; i < m->nports; i++) {
+        struct mport *mp = &m->ports[i];
+        struct mb_port *port = atomic_load(&mp->port);
+        int le = port ? mb_port_link_error(port) : 0;
+        char where[320];
+
+        if (le < 0 && le != -ENOTSUP && !is_open_error(le)) {
+            le = 0; /* a connection dropped: its devices say what failed */
+        }
+        if (le == mp->link_err) {
+            continue;
+        }
+        if (mp->serial) {
+            snprintf(where, sizeof(where), "%s", mp->pcfg.device);
+        } else {
+            snprintf(where, sizeof(where), "%s:%d", mp->pcfg.host, mp->pcfg.port);
+        }
+        if (le == -ENOTSUP) {
+            LOGF(LOG_WARNING, "modbus",
+                 "%s: %s refused the kernel RS-485 mode; RTS is switched around each "
+                 "frame instead",
+                 mp->name, where);
+        } else if (le < 0) {
+            fleet_event(LOG_WARNING, "link_lost", mp->name,
+                        "%s: %s; its %zu devices wait", where, pq_strerror(le),
+                        mp->ndevs);
+        } else if (mp->link_err != -ENOTSUP) {
+            fleet_event(LOG_NOTICE, "link_back", mp->name, "%s open", where);
+        }
+        mp->link_err = le;
+    }
+}
+
 static void on_health_timer(struct loop *l, void *ctx)
 {
     struct gwmb *m = ctx;
     int64_t every = m->gw->cfg->logging.summary_ns;
 
     (void) l;
+    check_links(m);
     publish_health(m);
     if (every > 0 && loop_mono_ns() >= m->next_summary_ns) {
         m->next_summary_ns = loop_mono_ns() + every;
@@ -592,8 +670,7 @@ static void modbus_free(struct gwmb *m)
     pthread_mutex_unlock(&route_lock);
     gw_sunspec_stop(m->ss);
     for (size_t i = 0; i < m->nports; i++) {
-        mb_port_stop(m->ports[i].port);
-        m->ports[i].port = NULL;
+        mb_port_stop(atomic_exchange(&m->ports[i].port, NULL));
     }
     for (size_t i = 0; i < m->nports; i++) {
         struct mport *mp = &m->ports[i];
@@ -614,8 +691,10 @@ static int start_ports(struct gwmb *m)
 
     for (size_t i = 0; i < m->nports; i++) {
         struct mport *mp = &m->ports[i];
-        int rc = mb_port_start(&mp->pcfg, mp->dcfg, mp->ndevs, on_cycle, mp, &mp->port);
+        struct mb_port *port = NULL;
+        int rc = mb_port_start(&mp->pcfg, mp->dcfg, mp->ndevs, on_cycle, mp, &port);
 
+        atomic_store(&mp->port, port);
         if (rc < 0) {
             LOGF(LOG_ERR, "modbus", "%s: start: %s", mp->name, pq_strerror(rc));
             return rc;

@@ -62,7 +62,8 @@ struct mport {
     struct mb_dev_cfg *dcfg;
     struct mdev *devs;
     size_t ndevs;
-    struct mb_port *port;
+    _Atomic(struct mb_port *) port; /* set once started; read by its own thread */
+    int link_err;                   /* main loop: last mb_port_link_error() logged */
 };
 
 struct gwmb {

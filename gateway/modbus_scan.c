@@ -160,7 +160,7 @@ static void on_found(void *ctx, int unit, const char *vendor, const char *produc
     }
     f = &c->found[c->n++];
     f->unit = unit;
-    f->has_id = vendor || product;
+    f->has_id = (vendor && vendor[0]) || (product && product[0]);
     copy_id(f->vendor, sizeof(f->vendor), vendor);
     copy_id(f->product, sizeof(f->product), product);
     copy_id(f->revision, sizeof(f->revision), revision);

@@ -29,10 +29,13 @@
  * deletes the oldest rows (lowest rowid) of the droppable tables, the one
  * holding most rows first, in chunks of at most DROP_CHUNK_ROWS rows, each
  * chunk in its own transaction that also calls the table's on_drop, until it
- * is under 95 % of the budget.  A new file is created with
- * auto_vacuum=INCREMENTAL, and PRAGMA incremental_vacuum after a drop gives
- * the freed pages back to the file system; a file created without it keeps
- * its size and reuses its freelist.  No VACUUM ever runs on this path.
+ * is under 95 % of the budget; at most a quarter of the batch period a
+ * cycle, so a big drop never holds commits up (the next cycle goes on,
+ * also when no write comes: an idle batch period continues the work).  A
+ * new file is created with auto_vacuum=INCREMENTAL, and PRAGMA
+ * incremental_vacuum gives free pages beyond 5 % of the budget back to the
+ * file system, 4 MB a cycle in cycles without drops; a file created without
+ * it keeps its size and reuses its freelist.  No VACUUM ever runs on this path.
  */
 #include "gateway/store.h"
 
@@ -58,7 +61,8 @@
 #define MAX_VALS          256 /* values bound to one statement */
 #define BUSY_TIMEOUT_MS   5000
 #define DROP_CHUNK_ROWS   20000
-#define DROP_MAX_ROUNDS   10000
+#define VACUUM_PAGES      1024 /* pages given back to the file system a cycle */
+#define DROP_LOG_EVERY_NS (60 * 1000000000LL)
 #define FAIL_LOG_EVERY_NS (60 * 1000000000LL)
 #define WAL_LIMIT_BYTES   (16 << 20)
 
@@ -125,6 +129,10 @@ struct store {
     int failing;     /* the last transaction failed */
     int64_t fail_logged_ns;
     int budget_warned;
+    int dropping;            /* past the budget, not yet back under 95 % */
+    int shrinking;           /* free pages left to give back */
+    uint64_t drops_unlogged; /* rows dropped since the last log line */
+    int64_t drops_logged_ns; /* CLOCK_MONOTONIC; 0: never */
 
     pthread_t thread;
     int thread_started;
@@ -566,8 +574,11 @@ static struct table *largest_table(struct store *s, int64_t *min_rowid, int64_t 
         if (!s->tables[i].droppable) {
             continue;
         }
-        snprintf(sql, sizeof(sql), "SELECT min(rowid), max(rowid) FROM \"%s\"",
-                 s->tables[i].name);
+        /* two subqueries: min() and max() in one SELECT scan the table */
+        snprintf(
+            sql, sizeof(sql),
+            "SELECT (SELECT min(rowid) FROM \"%s\"), (SELECT max(rowid) FROM \"%s\")",
+            s->tables[i].name, s->tables[i].name);
         if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
             continue;
         }
@@ -632,19 +643,59 @@ static void update_file_bytes(struct store *s)
     pthread_mutex_unlock(&s->lock);
 }
 
-/* Keep the file under the budget: see the top of the file. */
+/* Free pages beyond 5 % of the budget go back to the file system, at most
+ * VACUUM_PAGES a cycle, in the cycles without drops; the rest are reused by
+ * the next inserts (giving them back only for the file to grow again would
+ * be churn). */
+static void shrink(struct store *s)
+{
+    int64_t free_pages = query_int(s->st_freelist);
+    int64_t keep = (int64_t) (s->budget / 20 / s->page_size);
+    char sql[64];
+
+    s->shrinking = 0;
+    if (!s->incremental || free_pages <= keep) {
+        return;
+    }
+    s->shrinking = free_pages - keep > VACUUM_PAGES; /* more next cycle */
+    snprintf(sql, sizeof(sql), "PRAGMA incremental_vacuum(%lld)",
+             (long long) (free_pages - keep > VACUUM_PAGES ? VACUUM_PAGES
+                                                           : free_pages - keep));
+    sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+}
+
+static void log_drops(struct store *s, uint64_t used)
+{
+    int64_t now = mono_ns();
+
+    if (s->drops_unlogged && now - s->drops_logged_ns >= DROP_LOG_EVERY_NS) {
+        LOGF(LOG_INFO, "store",
+             "size budget: dropped %llu oldest rows, %llu bytes in use",
+             (unsigned long long) s->drops_unlogged, (unsigned long long) used);
+        s->drops_unlogged = 0;
+        s->drops_logged_ns = now;
+    }
+}
+
+/* Keep the file under the budget: see the top of the file.  Past the budget
+ * it drops down to 95 % of it, spending at most a quarter of the batch
+ * period a cycle (at least one chunk), so that commits are never held up
+ * for long; the next cycle goes on. */
 static void enforce_budget(struct store *s)
 {
     uint64_t used, low = s->budget - s->budget / 20;
     uint64_t dropped = 0;
-    int rounds = 0;
+    int64_t until = mono_ns() + s->batch_ns / 4;
 
     update_file_bytes(s);
     used = used_bytes(s);
-    if (used <= s->budget) {
+    if (!s->dropping && used <= s->budget) {
+        shrink(s); /* only between drops: while dropping, inserts reuse them */
+        update_file_bytes(s);
         return;
     }
-    while (used > low && rounds++ < DROP_MAX_ROUNDS) {
+    s->dropping = used > low;
+    while (s->dropping && (dropped == 0 || mono_ns() < until)) {
         int64_t first = 0, rows = 0, chunk, got;
         struct table *t = largest_table(s, &first, &rows);
 
@@ -656,6 +707,7 @@ static void enforce_budget(struct store *s)
                      s->path, (unsigned long long) used, (unsigned long long) s->budget);
                 s->budget_warned = 1;
             }
+            s->dropping = 0;
             break;
         }
         /* rows to drop: the excess at the mean row size, in chunks */
@@ -663,23 +715,22 @@ static void enforce_budget(struct store *s)
         chunk = chunk > DROP_CHUNK_ROWS ? DROP_CHUNK_ROWS : chunk;
         got = drop_chunk(s, t, first, chunk);
         if (got <= 0) {
+            s->dropping = 0;
             break;
         }
         dropped += (uint64_t) got;
         used = used_bytes(s);
-    }
-    if (s->incremental && dropped) {
-        sqlite3_exec(s->db, "PRAGMA incremental_vacuum", NULL, NULL, NULL);
+        s->dropping = used > low;
     }
     update_file_bytes(s);
     if (dropped) {
         pthread_mutex_lock(&s->lock);
         s->st.dropped += dropped;
         pthread_mutex_unlock(&s->lock);
-        LOGF(LOG_INFO, "store",
-             "size budget: dropped %llu oldest rows, %llu bytes in use",
-             (unsigned long long) dropped, (unsigned long long) used);
+        s->drops_unlogged += dropped;
+        s->shrinking = 1; /* give pages back once the drops are done */
     }
+    log_drops(s, used);
     if (used <= s->budget) {
         s->budget_warned = 0;
     }
@@ -718,6 +769,11 @@ static int writer_commit(struct store *s)
     s->kicked = 0;
     pthread_mutex_unlock(&s->lock);
     if (b.n == 0) {
+        if (s->dropping || s->shrinking) { /* work left from a busy cycle */
+            pthread_mutex_lock(&s->db_lock);
+            enforce_budget(s);
+            pthread_mutex_unlock(&s->db_lock);
+        }
         return SQLITE_OK;
     }
     t0 = mono_ns();
@@ -755,6 +811,12 @@ static int writer_commit(struct store *s)
     pthread_mutex_lock(&s->db_lock);
     enforce_budget(s);
     pthread_mutex_unlock(&s->db_lock);
+    ms = (double) (mono_ns() - t0) / 1e6;
+    pthread_mutex_lock(&s->lock);
+    if (ms > s->st.busy_ms_max) {
+        s->st.busy_ms_max = ms;
+    }
+    pthread_mutex_unlock(&s->lock);
     return SQLITE_OK;
 }
 

@@ -41,7 +41,9 @@ struct store_cfg {
  * at open (it must be idempotent: "CREATE TABLE IF NOT EXISTS ...", indexes
  * likewise); droppable tables take part in the size budget, in rowid order.
  * on_drop, when set, is called on the writer thread inside the transaction
- * that deleted rows first_rowid..last_rowid (count rows). */
+ * that deleted rows first_rowid..last_rowid (count rows); it may call
+ * store_write() (and so evlog_*()), never store_flush() or store_close().
+ * Tables must be rowid tables (not WITHOUT ROWID). */
 struct store_table {
     const char *name;
     const char *create_sql;
@@ -78,6 +80,8 @@ struct store_stats {
     double commit_ms_max;
     /* added with the implementation */
     double last_commit_ms;  /* duration of the last transaction */
+    double busy_ms_max;     /* longest commit plus the size budget's drops after it:
+                               a write waits at most a batch period and two of these */
     uint64_t commit_errors; /* transactions that failed (kept, tried again) */
     int last_error;         /* code of the last failed transaction, or 0 */
     uint64_t pending;       /* writes queued, not yet committed */

@@ -185,6 +185,11 @@ static void on_publish(struct loop *l, void *ctx)
     int64_t now = loop_wall_ns();
 
     (void) l;
+    /* Every edge up to now is read first: "no pulse since" must mean none
+     * happened, not that a late timer has not looked yet. */
+    if (w->io) {
+        poll_edges(w);
+    }
     for (size_t i = 0; i < w->nmeters; i++) {
         struct meter *m = &w->meters[i];
         double flow = m->input >= 0 ? pulse_flow_per_h(&m->pc, now) : m->flow;

@@ -76,6 +76,10 @@ double pulse_flow_per_h(const struct pulse_counter *c, int64_t now_ns)
         return 0.0;
     }
     since = now_ns - c->last_ns;
+    if (c->pending && !c->level && c->onset_ns > c->last_ns &&
+        c->onset_ns - c->last_ns < since) {
+        since = c->onset_ns - c->last_ns; /* a pulse is starting: it is not late */
+    }
     interval = c->prev_ns ? c->last_ns - c->prev_ns : 0;
     if (interval <= 0 || since > interval) {
         interval = since; /* no pulse yet for longer than the last interval */

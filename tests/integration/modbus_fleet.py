@@ -39,9 +39,13 @@ class Fleet:
         for i in range(extra_peers):
             cfg["peers"].append({
                 "name": f"site{i + 1}", "host": "127.0.0.1", "port": 502,
-                "timeout": "300ms",
                 "devices": [{"name": "meter", "unit": 1, "profile": "generic-float32",
                              "poll": "1s"}]})
+        # generous timeouts: the simulator shares two loaded cores with the
+        # gateway and the test; a fault is still seen within a second
+        cfg["buses"][0]["timeout"] = "500ms"
+        for p in cfg["peers"]:
+            p["timeout"] = "500ms"
         if edit:
             edit(cfg)
         self.images = {}  # "bus1.dev7" -> image

@@ -4,10 +4,12 @@ values the register images decode to (tests/data/profiles/*.json "expect",
 whose tolerances are the float32 resolution of each value)."""
 
 import math
+import signal
 import time
 
 import pytest
 
+import mbsim
 from modbus_fleet import Fleet, Q_INVALID, fresh
 
 START_S = 30.0
@@ -108,3 +110,70 @@ def test_modbus_never_read_device_publishes_nan_invalid_and_stale(tmp_path, pqga
         assert fresh(chs, "bus1.dev1/u_rms/a", 3)
     finally:
         f.stop()
+
+
+def test_modbus_counter_reset_and_glitch_are_events_and_the_total_never_falls(
+        fleet, pqgate):
+    d = pqgate(fleet.config)
+    d.wait_for(r"started")
+    name = "bus1.dev4/energy/kwh_del"
+    before = fleet.wait(lambda c: fresh(c, name, 3), START_S, "energy", d)[name]["value"]
+    assert before == pytest.approx(123456.5, abs=0.01)  # the image's reading
+    # the meter restarts from zero: what it counted since the reset is added
+    mark = d.mark()
+    fleet.sim.set_registers("serial", 4, "holding", 54, mbsim.float32_regs(0.5))
+    d.wait_for(r"event: modbus counter_reset bus1\.dev4: energy/kwh_del: counter reset: "
+               r"reading 0\.5 after 123456\.5; total 123457 kWh", since=mark, timeout=10)
+    after = fleet.wait(lambda c: fresh(c, name, 2) and c[name]["value"] > before, 10,
+                       "total after the reset", d)[name]
+    assert after["value"] == pytest.approx(123457.0, abs=0.01)
+    # one absurd reading (1e9 kWh in a second, max_step 1000 kWh/s) is held
+    mark = d.mark()
+    fleet.sim.set_registers("serial", 4, "holding", 54, mbsim.float32_regs(1e9))
+    d.wait_for(r"event: modbus counter_glitch bus1\.dev4: energy/kwh_del: counter glitch",
+               since=mark, timeout=10)
+    chs = fleet.channels()
+    assert chs[name]["value"] == pytest.approx(123457.0, abs=0.01)
+    # the reading drops back: the spike was a glitch, forgotten
+    fleet.sim.set_registers("serial", 4, "holding", 54, mbsim.float32_regs(1.0))
+    time.sleep(2.5)
+    chs = fleet.wait(lambda c: fresh(c, name, 2), 10, "energy after the glitch", d)
+    assert chs[name]["value"] == pytest.approx(123457.5, abs=0.01)
+    assert chs[name]["quality"] == 0
+
+
+def test_modbus_sunspec_device_missing_at_start_is_found_when_it_answers(tmp_path, pqgate):
+    f = Fleet(tmp_path, extra_peers=0)
+    f.sim.servers["pv"].set_fault(1, "silent")
+    f.start()
+    try:
+        d = pqgate(f.config)
+        d.wait_for(r"started")
+        d.wait_for(r"pv\.meter: SunSpec discovery: .*; trying again with backoff", timeout=15)
+        mark = d.mark()
+        f.sim.servers["pv"].set_fault(1, None)
+        d.wait_for(r"pv\.meter: SunSpec device found at 40000: .* meter model 203",
+                   since=mark, timeout=20)
+        expect = {f"pv.meter/{ch}": e for ch, e in f.images["pv.meter"]["expect"].items()}
+        chs = f.wait(lambda c: all(c.get(n, {}).get("quality") == 0 for n in expect), 10,
+                     "SunSpec values", d)
+        for n, e in expect.items():
+            assert chs[n]["value"] == pytest.approx(e["value"], abs=e["tol"]), n
+    finally:
+        f.stop()
+
+
+def test_modbus_reload_restarts_the_ports_and_polling_goes_on(fleet, pqgate):
+    d = pqgate(fleet.config)
+    d.wait_for(r"started")
+    name = "bus1.dev2/u_rms/a"
+    fleet.wait(lambda c: fresh(c, name, 3), START_S, "values", d)
+    mark = d.mark()
+    d.send_signal(signal.SIGHUP)
+    d.wait_for(r"config reloaded", since=mark, timeout=10)
+    t_reload = time.time_ns()
+    chs = fleet.wait(lambda c: c[name]["t_ns"] > t_reload and c[name]["quality"] == 0, 10,
+                     "values read after the reload", d)
+    assert chs[name]["value"] == pytest.approx(230.4, abs=0.001)
+    assert "device_lost" not in d.log(mark)
+    d.stop()

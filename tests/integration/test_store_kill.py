@@ -12,9 +12,13 @@ opens the file itself and checks:
 - the seqs in the file have no hole (a transaction is all or nothing);
 - every row the program was told was committed is there (durability);
 - what is missing is only the tail the program had queued after the last
-  commit: its time span is at most one batch period, plus the time of the
-  commit that was running when the kill came (bounded at 500 ms here on a
-  shared, loaded machine).
+  commit began: its time span is at most one batch period plus two writer
+  cycles (a commit and the size budget's drops after it: the cycle that
+  completed last and the one the kill interrupted; the program records its
+  longest), plus 300 ms of scheduling on a shared, loaded machine.  With
+  cycles much shorter than the period, as in a plain build, that is about
+  one batch period; under the sanitizers a cycle on a full queue takes
+  longer.
 
 Then it restarts the program, which continues from max(seq) + 1.
 """
@@ -35,14 +39,13 @@ from conftest import PQGATE_BIN, SAN, child_env, _no_sanitizer_report
 TOOL = PQGATE_BIN.parent / "tests" / "tools" / "store_load"
 KILLS = 22
 BATCHES_MS = (100, 250, 500, 1000)
-COMMIT_SLACK_NS = 500_000_000  # one running commit + scheduling, loaded machine
+SCHED_SLACK_NS = 300_000_000  # scheduling on a shared, loaded machine
 BUDGET = 48_000_000  # bytes: retention runs too
 
 
 def read_progress(path):
     with open(path, "rb") as f:
-        start, queued, queued_t, committed = struct.unpack("<4q", f.read(32))
-    return start, queued, queued_t, committed
+        return struct.unpack("<6q", f.read(48))
 
 
 def start_load(db, batch_ms, log):
@@ -86,7 +89,7 @@ def test_store_kill9_under_load_never_corrupts_and_loses_at_most_one_batch(tmp_p
             p.wait(timeout=10)
             assert p.returncode == -signal.SIGKILL
             p.stdout.close()
-            pstart, queued, queued_t, committed = read_progress(prog)
+            pstart, queued, queued_t, committed, commit_us, first_t = read_progress(prog)
             assert pstart == start
             n, lo, hi, t_hi = check_file(db)
             if hi is None:  # killed before the first commit of the first run
@@ -98,12 +101,17 @@ def test_store_kill9_under_load_never_corrupts_and_loses_at_most_one_batch(tmp_p
             assert hi >= committed, f"kill {k}: committed {committed}, file ends at {hi}"
             assert hi <= queued
             lost = queued - hi
-            span = 0 if lost == 0 or t_hi is None else queued_t - t_hi
+            # the lost rows were queued after the last durable one, and in
+            # this run (the restart's own time is not a gap in the data)
+            span = 0 if lost == 0 else queued_t - max(t_hi or 0, first_t)
             batch_ns = batch_ms * 1_000_000
-            worst.append((lost, span, batch_ns))
-            assert span <= batch_ns + COMMIT_SLACK_NS, (
+            # a kill can come before this run completed a writer cycle: then
+            # the longest cycle seen so far in the test stands for it
+            cycle_us = max([commit_us] + [w[3] for w in worst])
+            worst.append((lost, span, batch_ns, cycle_us))
+            assert span <= batch_ns + 2 * cycle_us * 1000 + SCHED_SLACK_NS, (
                 f"kill {k}: lost {lost} rows over {span / 1e6:.1f} ms with a "
-                f"{batch_ms} ms batch")
+                f"{batch_ms} ms batch and writer cycles of up to {cycle_us / 1e3:.1f} ms")
             expect_start = hi + 1
         # one last clean run: it starts where the file ends and closes cleanly
         p = subprocess.run([str(TOOL), str(db), "100", "0.3", str(BUDGET)],
@@ -116,5 +124,6 @@ def test_store_kill9_under_load_never_corrupts_and_loses_at_most_one_batch(tmp_p
     assert n == hi - lo + 1
     print(f"\n{KILLS} kills: rows lost per kill "
           f"{min(w[0] for w in worst)}..{max(w[0] for w in worst)}, worst span "
-          f"{max(w[1] / w[2] for w in worst):.2f} batch periods; file {n} rows "
+          f"{max(w[1] / w[2] for w in worst):.2f} batch periods, longest writer cycle "
+          f"{max(w[3] for w in worst) / 1e3:.1f} ms; file {n} rows "
           f"seq {lo}..{hi}, {db.stat().st_size} bytes")

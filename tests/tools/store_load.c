@@ -11,6 +11,11 @@
  *   start       first seq of this run
  *   queued_seq  last seq store_write() accepted, and its t_ns
  *   committed   last seq store_committed() reported durable
+ *   first_t     t_ns of this run's first row
+ *   commit_us   the longest writer cycle so far, a commit and the size
+ *               budget's drops after it (a lost tail spans at most a batch
+ *               period and two cycles: the one that completed last and the
+ *               one the kill interrupted)
  *
  * Prints "ready START" on stdout once the store is open.  Runs until killed
  * (or SECONDS when not 0, then closes the store cleanly and prints "done N").
@@ -38,6 +43,8 @@ struct progress {
     _Atomic int64_t queued_seq;
     _Atomic int64_t queued_t_ns;
     _Atomic int64_t committed_seq;
+    _Atomic int64_t commit_us_max; /* the longest writer cycle of this run */
+    _Atomic int64_t first_t_ns;    /* t_ns of the first row of this run */
 };
 
 static const char ins[] = "INSERT INTO load(seq, t_ns) VALUES(?1, ?2)";
@@ -138,6 +145,8 @@ int main(int argc, char **argv)
     atomic_store(&pr->start, start);
     atomic_store(&pr->queued_seq, start - 1);
     atomic_store(&pr->committed_seq, start - 1);
+    atomic_store(&pr->commit_us_max, 0);
+    atomic_store(&pr->first_t_ns, 0);
     printf("ready %lld\n", (long long) start);
     fflush(stdout);
     for (seq = start; end_ns == 0 || mono_ns() < end_ns;) {
@@ -154,12 +163,31 @@ int main(int argc, char **argv)
         } else {
             /* the row, then its number: a reader never sees a seq whose
              * t_ns is not yet stored */
+            if (seq == start) {
+                atomic_store(&pr->first_t_ns, t);
+            }
             atomic_store(&pr->queued_t_ns, t);
             atomic_store(&pr->queued_seq, seq);
             seq++;
         }
         /* tickets count from 1 in this run: ticket k is seq start + k - 1 */
         atomic_store(&pr->committed_seq, start - 1 + (int64_t) store_committed(s));
+        {
+            struct store_stats st;
+
+            store_stats(s, &st);
+            atomic_store(&pr->commit_us_max, (int64_t) (st.busy_ms_max * 1000.0));
+        }
+    }
+    {
+        struct store_stats st;
+
+        store_stats(s, &st);
+        fprintf(stderr,
+                "store_load: %llu commits, longest commit %.1f ms, longest cycle %.1f "
+                "ms, %llu rows dropped, file %llu bytes\n",
+                (unsigned long long) st.commits, st.commit_ms_max, st.busy_ms_max,
+                (unsigned long long) st.dropped, (unsigned long long) st.file_bytes);
     }
     store_close(s);
     printf("done %lld\n", (long long) (seq - start));

@@ -2,6 +2,7 @@
  * time stamp and clock-sync state, security entries to a remote RFC 5424
  * collector on 127.0.0.1 (UDP and TCP), and the log without a store. */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -281,6 +282,43 @@ static void test_evlog_full_store_queue_returns_efull_and_counts(void **state)
     assert_true(b.store_refused == a.store_refused + 1);
 }
 
+static void test_evlog_control_characters_cannot_forge_process_log_lines(void **state)
+{
+    struct fx *f = *state;
+    char path[128], buf[4096];
+    int saved = dup(2), fd;
+    ssize_t n;
+    sqlite3 *r;
+    sqlite3_stmt *st;
+
+    assert_int_equal(evlog_open(f->s, &quiet), 0);
+    snprintf(path, sizeof(path), "%s/stderr", f->dir);
+    fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0 && saved >= 0);
+    dup2(fd, 2);
+    (void) evlog_security(LOG_WARNING, "eve\n<2>forged", "x\ry", "login_failed",
+                          "bad\npassword");
+    dup2(saved, 2);
+    close(saved);
+    n = pread(fd, buf, sizeof(buf) - 1, 0);
+    close(fd);
+    assert_true(n > 0);
+    buf[n] = '\0';
+    /* one line, the control characters shown as '?' */
+    assert_non_null(strstr(buf, "user=eve?<2>forged remote=x?y: bad?password"));
+    assert_ptr_equal(strchr(buf, '\n'), buf + n - 1);
+    /* the store keeps the text as given */
+    assert_int_equal(store_flush(f->s, 5000), 0);
+    r = store_reader(f->s);
+    assert_int_equal(
+        sqlite3_prepare_v2(r, "SELECT user, text FROM security_log", -1, &st, NULL),
+        SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *) sqlite3_column_text(st, 0), "eve\n<2>forged");
+    assert_string_equal((const char *) sqlite3_column_text(st, 1), "bad\npassword");
+    sqlite3_finalize(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -291,6 +329,7 @@ int main(void)
         T(test_evlog_security_entry_reaches_tcp_collector_in_rfc5424),
         T(test_evlog_without_store_still_logs_and_returns_zero),
         T(test_evlog_full_store_queue_returns_efull_and_counts),
+        T(test_evlog_control_characters_cannot_forge_process_log_lines),
 #undef T
     };
 

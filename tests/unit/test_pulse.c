@@ -112,6 +112,19 @@ static void test_pulse_flow_is_weight_over_interval_then_decays_to_zero(void **s
     assert_close(pulse_flow_per_h(&c, T0 + 4 * S + 60 * S), 0.0, 0);
 }
 
+static void test_pulse_flow_does_not_sag_while_a_pulse_is_being_debounced(void **state)
+{
+    struct pulse_counter c;
+
+    (void) state;
+    pulse_init(&c, 0.01, 5 * MS, 60 * S, 0.0);
+    clean_pulse(&c, T0, 50 * MS);
+    clean_pulse(&c, T0 + 4 * S, 50 * MS);
+    /* the next pulse starts on time at 8 s but is confirmed only at 8.005 s */
+    pulse_edge(&c, 1, T0 + 8 * S);
+    assert_close(pulse_flow_per_h(&c, T0 + 8 * S + 3 * MS), 9.0, 1e-9);
+}
+
 static void test_ky_output_gives_one_pulse_per_weight_and_never_drops(void **state)
 {
     struct ky_output k;
@@ -272,6 +285,7 @@ int main(void)
         cmocka_unit_test(test_pulse_contact_bounce_is_filtered),
         cmocka_unit_test(test_pulse_shorter_than_debounce_is_not_counted),
         cmocka_unit_test(test_pulse_flow_is_weight_over_interval_then_decays_to_zero),
+        cmocka_unit_test(test_pulse_flow_does_not_sag_while_a_pulse_is_being_debounced),
         cmocka_unit_test(test_ky_output_gives_one_pulse_per_weight_and_never_drops),
         cmocka_unit_test(test_ky_pulse_is_width_long_and_spaced),
         cmocka_unit_test(test_io_sim_generates_bouncy_pulses_that_count_right),
