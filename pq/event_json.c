@@ -105,8 +105,14 @@ size_t pq_burst_json(char *buf, size_t cap, const struct pq_burst *b)
     }
     pq_time_iso(t, sizeof(t), b->event_start_ns);
     add_s(buf, cap, &len, "{\"type\":\"rms_burst\",\"kind\":\"");
-    add_s(buf, cap, &len, pq_event_kind_name(b->kind));
-    add_s(buf, cap, &len, "\",\"event_start\":\"");
+    if (b->kind == PQ_BURST_REQUESTED) {
+        add_s(buf, cap, &len, "request\",\"tag\":");
+        add(buf, cap, &len, 0, (double) b->tag);
+        add_s(buf, cap, &len, ",\"event_start\":\"");
+    } else {
+        add_s(buf, cap, &len, pq_event_kind_name(b->kind));
+        add_s(buf, cap, &len, "\",\"event_start\":\"");
+    }
     add_s(buf, cap, &len, t);
     add_s(buf, cap, &len, "\",\"t_s\":[");
     for (size_t k = 0; k < b->n; k++) {

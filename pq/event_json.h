@@ -21,7 +21,9 @@ size_t pq_event_json(char *buf, size_t cap, const struct pq_event *ev, int delta
  * {"type":"rms_burst","kind":"dip","event_start":...,"t_s":[offsets of the
  *  window ends from event_start],"u_rms_v":[[A...],[B...],[C...]],
  *  "u_ll_rms_v":[...],"i_rms_a":[[A...],...,[N...]]}.
- * Returns the length the whole text needs (as snprintf). */
+ * A requested burst (PQ_BURST_REQUESTED) has "kind":"request","tag":N,
+ * and event_start is the requested time.  Returns the length the whole text needs (as
+ * snprintf). */
 size_t pq_burst_json(char *buf, size_t cap, const struct pq_burst *b);
 
 #endif

@@ -9,6 +9,7 @@
 #include "pq/aggregate.h"
 #include "pq/direction.h"
 #include "pq/energy.h"
+#include "pq/err.h"
 #include "pq/flicker.h"
 #include "pq/minmax.h"
 
@@ -41,6 +42,13 @@ struct pq_meter {
     int burst_pending;
     int burst_kind;
     int64_t burst_event_ns;
+
+    struct burst_req {
+        int used;
+        uint32_t tag;
+        int64_t t_ns;
+    } req[PQ_METER_BURST_REQS]; /* requested bursts waiting */
+
     int64_t *b_t;
     double *b_u, *b_ull, *b_i;
     /* flicker: one meter per phase voltage; the Pst (Plt) of one slot are
@@ -227,13 +235,17 @@ static void on_freq10s(void *ctx, int64_t start_ns, int64_t end_ns, double f_hz,
     }
 }
 
-/* Emit the burst of the pending event from the half-cycle ring. */
-static void emit_burst(struct pq_meter *m)
+/* Emit the burst around t0 (kind, tag) from the half-cycle ring: every
+ * value from burst_before_s before t0 to the first at or after
+ * burst_after_s after it (or the newest). */
+static void emit_burst(struct pq_meter *m, int kind, uint32_t tag, int64_t t0)
 {
-    int64_t from = m->burst_event_ns - (int64_t) (m->cfg.burst_before_s * 1e9);
+    int64_t from = t0 - (int64_t) (m->cfg.burst_before_s * 1e9);
+    int64_t to = t0 + (int64_t) (m->cfg.burst_after_s * 1e9);
     size_t first = m->hc_n > m->hc_cap ? m->hc_n - m->hc_cap : 0;
-    struct pq_burst b = {.kind = m->burst_kind,
-                         .event_start_ns = m->burst_event_ns,
+    struct pq_burst b = {.kind = kind,
+                         .tag = tag,
+                         .event_start_ns = t0,
                          .t_ns = m->b_t,
                          .u_rms = m->b_u,
                          .u_ll_rms = m->b_ull,
@@ -251,10 +263,33 @@ static void emit_burst(struct pq_meter *m)
         memcpy(m->b_ull + 3 * b.n, h->u_ll_rms, 3 * sizeof(double));
         memcpy(m->b_i + 4 * b.n, h->i_rms, 4 * sizeof(double));
         b.n++;
+        if (h->t_ns >= to) {
+            break;
+        }
     }
-    m->burst_pending = 0;
     if (m->out.burst && b.n > 0) {
         m->out.burst(m->out.ctx, &b);
+    }
+}
+
+static void emit_event_burst(struct pq_meter *m)
+{
+    m->burst_pending = 0;
+    emit_burst(m, m->burst_kind, 0, m->burst_event_ns);
+}
+
+/* Emit the requests whose window has ended by `now` (all: INT64_MAX). */
+static void emit_requests(struct pq_meter *m, int64_t now)
+{
+    int64_t after = (int64_t) (m->cfg.burst_after_s * 1e9);
+
+    for (int i = 0; i < PQ_METER_BURST_REQS; i++) {
+        struct burst_req *r = &m->req[i];
+
+        if (r->used && (now == INT64_MAX || now >= r->t_ns + after)) {
+            r->used = 0;
+            emit_burst(m, PQ_BURST_REQUESTED, r->tag, r->t_ns);
+        }
     }
 }
 
@@ -264,8 +299,23 @@ static void keep_halfcycle(struct pq_meter *m, const struct pq_halfcycle *h)
     m->hc_n++;
     if (m->burst_pending &&
         h->t_ns >= m->burst_event_ns + (int64_t) (m->cfg.burst_after_s * 1e9)) {
-        emit_burst(m);
+        emit_event_burst(m);
     }
+    emit_requests(m, h->t_ns);
+}
+
+int pq_meter_burst_request(struct pq_meter *m, int64_t t_ns, uint32_t tag)
+{
+    if (!m->hc) {
+        return -ENOTSUP;
+    }
+    for (int i = 0; i < PQ_METER_BURST_REQS; i++) {
+        if (!m->req[i].used) {
+            m->req[i] = (struct burst_req){.used = 1, .tag = tag, .t_ns = t_ns};
+            return 0;
+        }
+    }
+    return -PQ_EFULL;
 }
 
 /* The events that flag intervals (IEC 61000-4-30 4.7). */
@@ -432,7 +482,10 @@ int pq_meter_new(const struct pq_meter_cfg *cfg, const struct pq_meter_out *out,
     struct pq_engine_out eo = {
         .interval = on_basic,
         .freq10s = on_freq10s,
-        .halfcycle = (out && out->halfcycle) || cfg->events ? on_halfcycle : NULL,
+        .halfcycle = (out && out->halfcycle) || cfg->events ||
+                             cfg->burst_before_s + cfg->burst_after_s > 0
+                         ? on_halfcycle
+                         : NULL,
     };
     struct pq_meter *m = calloc(1, sizeof(*m));
     const char *dummy;
@@ -488,9 +541,13 @@ int pq_meter_new(const struct pq_meter_cfg *cfg, const struct pq_meter_out *out,
             }
         }
     }
-    if (cfg->events && cfg->burst_before_s + cfg->burst_after_s > 0) {
-        /* two values per cycle at up to 75 Hz, with a cycle of slack */
-        m->hc_cap = (size_t) ((cfg->burst_before_s + cfg->burst_after_s) * 150.0) + 4;
+    if (cfg->burst_before_s + cfg->burst_after_s > 0) {
+        /* two values per cycle at up to 75 Hz, with a cycle of slack, and
+         * the lag a request may have */
+        m->hc_cap =
+            (size_t) ((cfg->burst_before_s + cfg->burst_after_s + PQ_METER_BURST_LAG_S) *
+                      150.0) +
+            4;
         m->hc = calloc(m->hc_cap, sizeof(*m->hc));
         m->b_t = malloc(m->hc_cap * sizeof(int64_t));
         m->b_u = malloc(m->hc_cap * 3 * sizeof(double));
@@ -581,7 +638,10 @@ void pq_meter_finish(struct pq_meter *m)
         pq_events_finish(m->ev, pq_engine_now_ns(m->engine));
     }
     if (m->burst_pending) { /* what there is of it */
-        emit_burst(m);
+        emit_event_burst(m);
+    }
+    if (m->hc) {
+        emit_requests(m, INT64_MAX);
     }
     if (m->held) { /* the data ended before its direction could be told */
         m->held = 0;

@@ -25,11 +25,17 @@ struct pq_meter_energy {
 };
 
 /* The half-cycle RMS burst of an event (IEC 61000-4-30 Urms(1/2) and
- * Irms(1/2) of every channel from a time before its start to a time after):
- * n values, value k of phase p at u_rms[k * 3 + p], i_rms[k * 4 + p]. */
+ * Irms(1/2) of every channel from a time before its start to a time after),
+ * or of a request (pq_meter_burst_request(): the same window around the
+ * requested time): n values, value k of phase p at u_rms[k * 3 + p],
+ * i_rms[k * 4 + p]. */
+#define PQ_BURST_REQUESTED (-1) /* pq_burst.kind of a requested burst */
+
 struct pq_burst {
-    int kind; /* of the event that started it (enum pq_event_kind) */
-    int64_t event_start_ns;
+    int kind;               /* of the event that started it (enum pq_event_kind), or
+                               PQ_BURST_REQUESTED */
+    uint32_t tag;           /* a request's tag; 0 for an event's burst */
+    int64_t event_start_ns; /* the event's start, or the requested time */
     int nph;
     size_t n;
     const int64_t *t_ns;    /* end of each one-cycle window */
@@ -79,7 +85,8 @@ struct pq_meter_cfg {
     double demand_interval_s; /* 0: no demand */
     int demand_subintervals;  /* sliding block; 1 otherwise */
     int events;               /* detect events on Urms(1/2) */
-    double burst_before_s;    /* RMS burst around each event; both 0: none */
+    double burst_before_s;    /* RMS burst around each event and request;
+                                 both 0: none */
     double burst_after_s;
     struct pq_events_cfg ev; /* their thresholds */
     int flicker;             /* run a flickermeter per phase voltage */
@@ -100,6 +107,21 @@ void pq_meter_feed(struct pq_meter *m, const float *x, size_t n);
 void pq_meter_finish(struct pq_meter *m);
 void pq_meter_free(struct pq_meter *m); /* NULL: no-op */
 struct pq_engine *pq_meter_engine(struct pq_meter *m);
+
+#define PQ_METER_BURST_REQS  4   /* requested bursts waiting at once */
+#define PQ_METER_BURST_LAG_S 1.0 /* how far in the past a request may be */
+
+/* Ask for an RMS burst around UTC t_ns (stream time, like the half-cycle
+ * values' t_ns): the half-cycle values from burst_before_s before t_ns to
+ * burst_after_s after it, handed to out.burst (kind PQ_BURST_REQUESTED,
+ * event_start_ns = t_ns, tag = tag) by the pq_meter_feed() that reaches
+ * t_ns + burst_after_s, or by pq_meter_finish() with what there is.  Needs
+ * no event detection.  t_ns may be up to PQ_METER_BURST_LAG_S before the
+ * newest value fed (the half-cycle ring keeps that much more than the
+ * window) or in the future.  Returns 0, -ENOTSUP (both burst times are 0:
+ * no ring) or -PQ_EFULL (PQ_METER_BURST_REQS requests already wait; the
+ * request is dropped). */
+int pq_meter_burst_request(struct pq_meter *m, int64_t t_ns, uint32_t tag);
 
 /* Demand register of quantity q (enum pq_meter_demand_q), fed with every
  * basic record; NULL without demand.  Valid until pq_meter_free(). */
