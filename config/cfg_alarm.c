@@ -714,17 +714,21 @@ void cfg_alarm_check_root(struct cfg_ctx *ctx, const struct pqgate_cfg *c)
     }
 }
 
-int cfg_alarm_wants_capture(const struct pqgate_cfg *c)
+int cfg_alarm_wants(const struct pqgate_cfg *c, int action)
 {
     for (size_t i = 0; i < c->alarms.n; i++) {
         const struct alarm_cfg *a = CFG_AT(c->alarms, struct alarm_cfg, i);
 
         for (size_t k = 0; k < a->actions.n; k++) {
-            if (CFG_AT(a->actions, struct alarm_action_item_cfg, k)->action ==
-                ALARM_ACT_CAPTURE) {
+            if (CFG_AT(a->actions, struct alarm_action_item_cfg, k)->action == action) {
                 return 1;
             }
         }
     }
     return 0;
+}
+
+int cfg_alarm_wants_capture(const struct pqgate_cfg *c)
+{
+    return cfg_alarm_wants(c, ALARM_ACT_CAPTURE);
 }

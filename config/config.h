@@ -738,6 +738,8 @@ void cfg_alarm_check_root(struct cfg_ctx *ctx, const struct pqgate_cfg *c);
 /* 1 if an alarm has the capture action (the meter then keeps a capture
  * writer even without capture.on_events).  cfg_alarm.c. */
 int cfg_alarm_wants_capture(const struct pqgate_cfg *c);
+/* 1 if an alarm has the action (enum alarm_action_cfg).  cfg_alarm.c. */
+int cfg_alarm_wants(const struct pqgate_cfg *c, int action);
 
 /* Load and validate the daemon's config file with --set overrides.
  * Returns 0 and the config in *out (free with pqgate_cfg_free()), or a

@@ -19,11 +19,11 @@
 #include <string.h>
 
 #include "config/config.h"
+#include "config/expr.h"
 #include "config/log.h"
 #include "gateway/alarm_mail.h"
 #include "gateway/bus.h"
 #include "gateway/evlog.h"
-#include "config/expr.h"
 #include "gateway/loop.h"
 #include "pq/err.h"
 #include "pq/record.h"
@@ -59,7 +59,7 @@ struct alarm {
     struct expr *expr;
     struct expr_value *refs;
     int ch_state, ch_active, ch_output;
-    int capture, email;
+    int capture, burst, email;
 };
 
 struct alarms {
@@ -72,8 +72,7 @@ struct alarms {
     size_t nsubs;
     int sub_ack;
     int timer;
-    int ch_capture, ch_ack;
-    unsigned captures;
+    int ch_capture, ch_burst, ch_ack;
     struct alarm_mail *mail;
     struct alarm_transition hist[ALARM_HISTORY];
     size_t hist_n, hist_head;
@@ -203,8 +202,12 @@ static void transition(struct alarms *as, struct alarm *a, int want, int64_t t)
     if (a->ch_output >= 0) {
         (void) bus_publish(as->bus, a->ch_output, want ? 1.0 : 0.0, t, 0);
     }
+    /* -(index + 1): an alarm's request (a manual one is >= 1) */
     if (want && a->capture && as->ch_capture >= 0) {
-        (void) bus_publish(as->bus, as->ch_capture, (double) ++as->captures, t, 0);
+        (void) bus_publish(as->bus, as->ch_capture, -(double) (idx + 1), t, 0);
+    }
+    if (want && a->burst && as->ch_burst >= 0) {
+        (void) bus_publish(as->bus, as->ch_burst, -(double) (idx + 1), t, 0);
     }
     if (a->email && as->mail) {
         send_mail(as, a, t);
@@ -466,13 +469,8 @@ static int setup_alarm(struct alarms *as, size_t i)
             }
         }
         a->capture |= act->action == ALARM_ACT_CAPTURE;
+        a->burst |= act->action == ALARM_ACT_BURST;
         a->email |= act->action == ALARM_ACT_EMAIL;
-        if (act->action == ALARM_ACT_BURST) {
-            LOGF(LOG_WARNING, "alarm",
-                 "%s: burst: the meter records RMS bursts around PQ events only; "
-                 "an alarm cannot start one yet",
-                 a->cfg->name);
-        }
     }
     if (a->cfg->klass == ALARM_CLASS_HALF_CYCLE && !strstr(a->cfg->channel, "_half/")) {
         LOGF(LOG_WARNING, "alarm",
@@ -528,6 +526,7 @@ int alarms_new(const struct pqgate_cfg *cfg, struct bus *bus, struct loop *loop,
         return -ENOMEM;
     }
     as->ch_capture = reg(bus, "gateway/command/capture", "");
+    as->ch_burst = reg(bus, "gateway/command/burst", "");
     as->ch_ack = reg(bus, "gateway/command/ack", "");
     for (size_t i = 0; i < as->n && rc == 0; i++) {
         as->a[i].cfg = CFG_AT(cfg->alarms, struct alarm_cfg, i);

@@ -18,8 +18,11 @@
  * transition.  An acknowledgement comes from alarms_ack() or from the
  * channel gateway/command/ack (value: the alarm's index, -1 for all).
  *
- * Actions on going active (and clearing): log (event log), capture
- * (publishes on gateway/command/capture), output (io/<name>/set 1 while
+ * Actions on going active (and clearing): log (event log), capture and
+ * burst (publish -(index + 1) on gateway/command/capture and
+ * gateway/command/burst, with the time of the transition: the meter
+ * captures the waveforms, or records the RMS burst, around that time and
+ * names the files for the alarm), output (io/<name>/set 1 while
  * active, 0 after), email (worker thread, gateway/alarm_mail.h) and mqtt
  * (the alarm/<name>/... channels, which every alarm publishes).
  *

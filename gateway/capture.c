@@ -43,7 +43,9 @@ struct gw_capture {
     struct pq_ct_analog_desc analog[ADC_MAX_CH];
     struct pq_capture_fmt fmt;
     struct pq_capture *ring;
-    int64_t next_ns; /* time of the next frame fed */
+    int64_t next_ns;    /* time of the next frame fed */
+    char **alarm_names; /* by alarm tag - 1; set before the first trigger */
+    size_t nalarm_names;
 
     pthread_mutex_t lock;
     pthread_cond_t cond;
@@ -74,7 +76,7 @@ static void write_one(struct gw_capture *c, struct pq_capture_buf *b)
 {
     static const int formats[] = {PQ_CT_BINARY32, PQ_CT_FLOAT32, PQ_CT_ASCII};
     struct pq_ct_desc d;
-    char stem[96], err[512];
+    char stem[128], err[512];
     int rc;
 
     memset(&d, 0, sizeof(d));
@@ -85,7 +87,11 @@ static void write_one(struct gw_capture *c, struct pq_capture_buf *b)
     d.n_analog = c->info.nch;
     d.analog = c->analog;
     capture_files_desc(&d, b);
-    capture_file_stem(stem, sizeof(stem), b);
+    capture_file_stem_label(stem, sizeof(stem), b,
+                            b->why.reason == PQ_CAPTURE_ALARM && b->why.tag >= 1 &&
+                                    b->why.tag <= c->nalarm_names
+                                ? c->alarm_names[b->why.tag - 1]
+                                : NULL);
     rc = capture_files_write(c->dir, stem, &d, b->data, b->status, err, sizeof(err));
     if (rc < 0) {
         LOGF(LOG_ERR, "capture", "%s", err);
@@ -272,6 +278,22 @@ static int clock_tmq(void)
     return 0xB;
 }
 
+int gw_capture_set_alarm_names(struct gw_capture *c, const char *const *names, size_t n)
+{
+    c->alarm_names = calloc(n ? n : 1, sizeof(*c->alarm_names));
+    if (!c->alarm_names) {
+        return -ENOMEM;
+    }
+    c->nalarm_names = n;
+    for (size_t i = 0; i < n; i++) {
+        c->alarm_names[i] = strdup(names[i]);
+        if (!c->alarm_names[i]) {
+            return -ENOMEM; /* the rest stay NULL; gw_capture_free() frees */
+        }
+    }
+    return 0;
+}
+
 int gw_capture_trigger(struct gw_capture *c, int64_t t_ns, int reason, uint32_t tag)
 {
     struct pq_capture_why why = {.reason = reason, .tag = tag, .tmq = clock_tmq()};
@@ -300,6 +322,10 @@ void gw_capture_free(struct gw_capture *c)
     for (size_t i = 0; i < c->ntexts; i++) {
         free(c->texts[i].body);
     }
+    for (size_t i = 0; i < c->nalarm_names; i++) {
+        free(c->alarm_names[i]);
+    }
+    free(c->alarm_names);
     pthread_mutex_destroy(&c->lock);
     pthread_cond_destroy(&c->cond);
     free(c->dir);

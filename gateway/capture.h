@@ -23,8 +23,15 @@ int gw_capture_new(const struct capture_cfg *cc, const struct adc_info *info,
 /* Acquisition thread: n frames, the first at t_ns. */
 void gw_capture_feed(struct gw_capture *c, const float *frames, size_t n, int64_t t_ns);
 
+/* Name the alarm captures: a capture with reason PQ_CAPTURE_ALARM and tag
+ * k (1..n) is written as "<time>_alarm_<names[k-1]>_<seq>" (other tags:
+ * "<time>_alarm_<seq>").  The names are copied.  Call it before the first
+ * trigger (before the acquisition thread starts).  0 or -ENOMEM. */
+int gw_capture_set_alarm_names(struct gw_capture *c, const char *const *names, size_t n);
+
 /* Acquisition thread: capture around t_ns (reason: enum pq_capture_reason,
- * tag: the event's number).  0, or a negative code when refused. */
+ * tag: the event's number, or the alarm's index + 1).  0, or a negative
+ * code when refused. */
 int gw_capture_trigger(struct gw_capture *c, int64_t t_ns, int reason, uint32_t tag);
 
 /* Acquisition thread: store text (an event's RMS burst as JSON) as

@@ -24,13 +24,35 @@
 
 int capture_file_stem(char *buf, size_t cap, const struct pq_capture_buf *b)
 {
-    struct pq_utc u;
+    return capture_file_stem_label(buf, cap, b, NULL);
+}
 
+void capture_file_label(char *dst, size_t cap, const char *name)
+{
+    size_t n = 0;
+
+    for (; name[n] && n < CAPTURE_LABEL_MAX && n + 1 < cap; n++) {
+        unsigned char c = (unsigned char) name[n];
+
+        dst[n] =
+            isalnum(c) || c == '_' || c == '-' || (c == '.' && n > 0) ? (char) c : '_';
+    }
+    dst[n] = '\0';
+}
+
+int capture_file_stem_label(char *buf, size_t cap, const struct pq_capture_buf *b,
+                            const char *label)
+{
+    struct pq_utc u;
+    char clean[CAPTURE_LABEL_MAX + 2];
+
+    clean[0] = '_';
+    capture_file_label(clean + 1, sizeof(clean) - 1, label ? label : "");
     pq_utc_from_ns(b->trigger_ns, &u);
     return snprintf(buf, cap,
-                    "%04" PRId64 "%02u%02uT%02u%02u%02u.%06" PRId64 "Z_%s_%" PRIu64,
+                    "%04" PRId64 "%02u%02uT%02u%02u%02u.%06" PRId64 "Z_%s%s_%" PRIu64,
                     u.year, u.month, u.day, u.hour, u.minute, u.second, u.nsec / 1000,
-                    pq_capture_reason_name(b->why.reason), b->seq);
+                    pq_capture_reason_name(b->why.reason), clean[1] ? clean : "", b->seq);
 }
 
 void capture_files_desc(struct pq_ct_desc *d, const struct pq_capture_buf *b)

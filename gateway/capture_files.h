@@ -22,6 +22,19 @@ struct pq_ct_desc;
  * reason and the capture's seq.  Returns the length (as snprintf). */
 int capture_file_stem(char *buf, size_t cap, const struct pq_capture_buf *b);
 
+#define CAPTURE_LABEL_MAX 48 /* characters of a label kept in a file name */
+
+/* The same with label (an alarm's name) after the reason:
+ * "20260304T050607.123456Z_alarm_dip_a_42".  NULL or "": as
+ * capture_file_stem().  The label is cleaned by capture_file_label(). */
+int capture_file_stem_label(char *buf, size_t cap, const struct pq_capture_buf *b,
+                            const char *label);
+
+/* name made safe for a file name into dst (cap > 0 bytes): every character
+ * other than a letter, a digit, '_', '-' or '.' becomes '_', a leading '.'
+ * too, and at most CAPTURE_LABEL_MAX characters are kept. */
+void capture_file_label(char *dst, size_t cap, const char *name);
+
 /* Fill what a capture says of its recording: rate, nsamples, line
  * frequency, start and trigger time, tmq, and the counts of channels.  The
  * caller sets station, device, format, the channel descriptions and the

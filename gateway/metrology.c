@@ -27,6 +27,8 @@
 #include "drivers/adc/adc.h"
 #include "gateway/bus.h"
 #include "gateway/capture.h"
+#include "gateway/capture_files.h"
+#include "gateway/cmdq.h"
 #include "gateway/compliance.h"
 #include "gateway/loop.h"
 #include "pq/capture.h"
@@ -73,6 +75,8 @@ struct metrology {
     atomic_int reset_extremes;  /* min/max reset asked for (main loop) */
     int sub_reset;              /* bus subscription, -1: none */
     int sub_capture;            /* bus subscription, -1: none */
+    int sub_burst;              /* bus subscription, -1: none */
+    struct cmdq cmds;           /* alarm captures and bursts asked for (main loop) */
     uint64_t frames;            /* fed to the meter so far */
     pthread_t thread;
     int started;
@@ -492,17 +496,32 @@ static void on_event(void *ctx, const struct pq_event *ev)
     (void) bus_publish_many(m->gw->bus, u, 3);
 }
 
-/* The RMS burst of an event: a JSON file beside the captures (the event
- * log of the onboard store will hold it when that exists). */
+/* The RMS burst of an event or of an alarm: a JSON file beside the
+ * captures, "<time>_<kind>_rms.json" or "<time>_alarm_<name>_rms.json" (the
+ * event log of the onboard store will hold it when that exists). */
 static void on_burst(void *ctx, const struct pq_burst *b)
 {
     struct metrology *m = ctx;
-    size_t need = pq_burst_json(NULL, 0, b);
-    char *text = malloc(need + 1);
-    char name[96];
+    const struct pqgate_cfg *cfg = m->gw->cfg;
+    size_t need;
+    char *text;
+    char name[96], what[8 + CAPTURE_LABEL_MAX] = "alarm_";
     time_t sec = (time_t) (b->event_start_ns / 1000000000LL);
     struct tm tm;
 
+    if (b->kind != PQ_BURST_REQUESTED && !m->capture_events) {
+        return; /* an event's, and capture.on_events is off */
+    }
+    if (b->kind != PQ_BURST_REQUESTED) {
+        snprintf(what, sizeof(what), "%s", pq_event_kind_name(b->kind));
+    } else if (b->tag >= 1 && b->tag <= cfg->alarms.n) {
+        capture_file_label(what + 6, sizeof(what) - 6,
+                           CFG_AT(cfg->alarms, struct alarm_cfg, b->tag - 1)->name);
+    } else {
+        snprintf(what, sizeof(what), "%s", b->tag ? "alarm" : "manual");
+    }
+    need = pq_burst_json(NULL, 0, b);
+    text = malloc(need + 1);
     if (!text) {
         return;
     }
@@ -510,8 +529,7 @@ static void on_burst(void *ctx, const struct pq_burst *b)
     gmtime_r(&sec, &tm);
     strftime(name, sizeof(name), "%Y%m%dT%H%M%S", &tm);
     snprintf(name + strlen(name), sizeof(name) - strlen(name), ".%06lldZ_%s_rms.json",
-             (long long) (b->event_start_ns % 1000000000LL) / 1000,
-             pq_event_kind_name(b->kind));
+             (long long) (b->event_start_ns % 1000000000LL) / 1000, what);
     if (gw_capture_save_text(m->capture, name, text) < 0) {
         LOGF(LOG_WARNING, "capture", "RMS burst of %s not stored: the writer is behind",
              name);
@@ -592,7 +610,7 @@ static int open_meter(struct metrology *m)
     const char *why = NULL;
     int rc;
 
-    if (m->capture && m->capture_events) {
+    if (m->capture) {
         out.burst = on_burst; /* stored beside the captures */
     }
     m->mcfg.engine.start_ns = m->info.start_ns;
@@ -616,6 +634,33 @@ static void idle(const struct metrology *m)
         struct timespec ts = {0, IDLE_NS};
 
         nanosleep(&ts, NULL);
+    }
+}
+
+enum { CMD_CAPTURE, CMD_BURST };
+
+/* The captures and bursts alarms asked for, around the alarm's time (the
+ * time stamp of the update that made it active) when that lies within the
+ * last PQ_METER_BURST_LAG_S of the stream (the capture ring reaches as far
+ * back); else (a source faster than real time, a time from another clock)
+ * around the newest sample. */
+static void run_commands(struct metrology *m)
+{
+    int64_t now = pq_engine_now_ns(pq_meter_engine(m->meter));
+    int64_t lag = (int64_t) (PQ_METER_BURST_LAG_S * 1e9);
+    struct cmdq_item c;
+
+    while (cmdq_pop(&m->cmds, &c)) {
+        int64_t t = c.t_ns <= now && c.t_ns >= now - lag ? c.t_ns : now;
+        int rc;
+
+        if (c.what == CMD_CAPTURE && m->capture) {
+            (void) gw_capture_trigger(m->capture, t, PQ_CAPTURE_ALARM, c.tag); /* logs */
+        } else if (c.what == CMD_BURST &&
+                   (rc = pq_meter_burst_request(m->meter, t, c.tag)) < 0) {
+            LOGF(LOG_WARNING, "metrology", "RMS burst (tag %u) refused: %s",
+                 (unsigned) c.tag, pq_strerror(rc));
+        }
     }
 }
 
@@ -661,6 +706,7 @@ static void *acquire(void *arg)
                                       pq_engine_now_ns(pq_meter_engine(m->meter)),
                                       PQ_CAPTURE_MANUAL, 0);
         }
+        run_commands(m);
         if (m->capture) {
             gw_capture_feed(m->capture, m->buf, n,
                             m->info.start_ns +
@@ -685,14 +731,42 @@ static void on_minmax_reset(void *ctx, int ch, const struct bus_value *v)
     atomic_store(&m->reset_extremes, 1);
 }
 
-/* Main loop: gateway/command/capture was published (SIGUSR1). */
+/* Main loop: a command for the acquisition thread; value -(i + 1) is
+ * alarm i's (gateway/alarm.h), any other a manual one (tag 0). */
+static void queue_command(struct metrology *m, int what, const struct bus_value *v)
+{
+    struct cmdq_item c = {
+        .what = what,
+        .tag = v->value <= -1.0 && v->value >= -1e9 ? (uint32_t) -v->value : 0,
+        .t_ns = v->t_ns};
+
+    if (cmdq_push(&m->cmds, &c) < 0) {
+        LOGF(LOG_WARNING, "metrology", "%s request dropped: %d are waiting",
+             what == CMD_BURST ? "RMS burst" : "capture", CMDQ_CAP);
+    }
+}
+
+/* Main loop: gateway/command/capture was published: by SIGUSR1 (a count
+ * from 1 up: manual), or by an alarm (-(index + 1)). */
 static void on_capture_command(void *ctx, int ch, const struct bus_value *v)
 {
     struct metrology *m = ctx;
 
     (void) ch;
-    (void) v;
-    atomic_store(&m->manual, 1);
+    if (v->value <= -1.0) {
+        queue_command(m, CMD_CAPTURE, v);
+    } else {
+        atomic_store(&m->manual, 1);
+    }
+}
+
+/* Main loop: gateway/command/burst was published (an alarm's burst). */
+static void on_burst_command(void *ctx, int ch, const struct bus_value *v)
+{
+    struct metrology *m = ctx;
+
+    (void) ch;
+    queue_command(m, CMD_BURST, v);
 }
 
 /* ---- component ------------------------------------------------------------------------
@@ -761,6 +835,23 @@ static void engine_cfg(struct metrology *m, const struct meter_cfg *mc,
                                                          : PQ_LAMP_230V;
 }
 
+static int set_alarm_names(struct metrology *m)
+{
+    const struct cfg_list *l = &m->gw->cfg->alarms;
+    const char **names = calloc(l->n ? l->n : 1, sizeof(*names));
+    int rc;
+
+    if (!names) {
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < l->n; i++) {
+        names[i] = CFG_AT(*l, struct alarm_cfg, i)->name;
+    }
+    rc = gw_capture_set_alarm_names(m->capture, names, l->n);
+    free(names);
+    return rc;
+}
+
 static int metrology_start(struct gw *gw, void **state)
 {
     const struct meter_cfg *mc = &gw->cfg->meter;
@@ -779,7 +870,9 @@ static int metrology_start(struct gw *gw, void **state)
     atomic_init(&m->stop, 0);
     atomic_init(&m->manual, 0);
     atomic_init(&m->reset_extremes, 0);
+    cmdq_init(&m->cmds);
     m->sub_capture = -1;
+    m->sub_burst = -1;
     m->sub_reset = -1;
     rc = adc_open(mc, &m->adc);
     if (rc < 0) {
@@ -803,13 +896,20 @@ static int metrology_start(struct gw *gw, void **state)
             bus_subscribe(gw->bus, "gateway/command/minmax_reset", on_minmax_reset, m);
         rc = m->sub_reset < 0 ? m->sub_reset : 0;
     }
-    /* the writer also serves manual and alarm-triggered captures */
-    if (rc == 0 && (m->capture_events || cfg_alarm_wants_capture(gw->cfg))) {
+    /* the writer also serves manual and alarm-triggered captures, and the
+     * alarms' RMS bursts */
+    if (rc == 0 && (m->capture_events || cfg_alarm_wants_capture(gw->cfg) ||
+                    cfg_alarm_wants(gw->cfg, ALARM_ACT_BURST))) {
         rc = gw_capture_new(&gw->cfg->capture, &m->info, mc->nominal_frequency_hz,
                             gw->cfg->gateway.id, &m->capture);
         if (rc == 0) {
+            rc = set_alarm_names(m);
+        }
+        if (rc == 0) {
             m->sub_capture =
                 bus_subscribe(gw->bus, "gateway/command/capture", on_capture_command, m);
+            m->sub_burst =
+                bus_subscribe(gw->bus, "gateway/command/burst", on_burst_command, m);
         }
     }
     if (rc == 0 && gw->cfg->compliance.en50160) {
@@ -865,6 +965,9 @@ static void metrology_stop(void *state)
     }
     if (m->sub_capture >= 0) {
         bus_unsubscribe(m->gw->bus, m->sub_capture);
+    }
+    if (m->sub_burst >= 0) {
+        bus_unsubscribe(m->gw->bus, m->sub_burst);
     }
     metrology_free(m);
 }

@@ -1,8 +1,10 @@
 """The live gateway with alarms: the simulated meter dips, a half-cycle
 alarm on Urms(1/2) goes active and clears at the right times (by the data's
-time stamps), its capture action produces a waveform capture, and its email
-action delivers messages to a local SMTP server."""
+time stamps), its capture and burst actions produce a waveform capture and
+a half-cycle RMS burst named for it, and its email action delivers messages
+to a local SMTP server."""
 
+import json
 import re
 import socket
 import sqlite3
@@ -25,6 +27,7 @@ meter:
     current: 60 A
     scenarios:
       - {kind: dip, at: 2s, duration: 500ms, level: 60 %, phases: A}
+events: {burst_before: 100ms, burst_after: 400ms}
 capture: {on_events: false, dir: CAPDIR, resolution: 128, pre_cycles: 5, post_cycles: 10}
 store: {path: STOREDB}
 alarms_email: {server: "smtp://127.0.0.1:PORT", from: gw@example.com, to: [ops@example.com]}
@@ -40,7 +43,7 @@ alarms:
     pickup_delay: 100ms
     dropout_delay: 200ms
     priority: high
-    actions: [log, capture, email, mqtt]
+    actions: [log, capture, burst, email, mqtt]
   - {name: pq_dip, kind: event, events: [dip], actions: [log]}
   - {name: both, kind: logic, expr: 'alarm("dip_a") and alarm("pq_dip")'}
   - {name: low_min, kind: under, channel: site/u_min, pickup: 200 V, dropout: 220 V}
@@ -134,6 +137,20 @@ def t_of(log, name, what):
     return (t - START).total_seconds()
 
 
+def check_burst_window(b, before, after):
+    """An alarm's RMS burst (tag 1: the first alarm): half-cycle values every
+    10 ms from `before` before its trigger to `after` after it, the ends
+    within one half cycle; three phases of voltage and four currents."""
+    assert b["type"] == "rms_burst" and b["kind"] == "request" and b["tag"] == 1, b
+    t = b["t_s"]
+    assert -before <= t[0] <= -before + 0.0102, t[:3]
+    assert after <= t[-1] <= after + 0.0102, t[-3:]
+    assert abs(len(t) - ((before + after) / 0.01 + 1)) <= 1, len(t)
+    assert all(0.009 <= b2 - a <= 0.011 for a, b2 in zip(t, t[1:])), t
+    assert len(b["u_rms_v"]) == 3 and all(len(s) == len(t) for s in b["u_rms_v"])
+    assert len(b["i_rms_a"]) == 4 and all(len(s) == len(t) for s in b["i_rms_a"])
+
+
 def test_alarm_on_a_simulated_dip_goes_active_and_clears_on_time_and_acts(
         pqgate, tmp_path, smtp):
     cap = tmp_path / "cap"
@@ -145,7 +162,8 @@ def test_alarm_on_a_simulated_dip_goes_active_and_clears_on_time_and_acts(
     d.wait_for(r"started")
     d.wait_for(r"alarm dip_a cleared at", timeout=20)
     d.wait_for(r"alarm both cleared at", timeout=20)
-    d.wait_for(r"capture: wrote .*_manual_\d+\.cfg", timeout=20)
+    d.wait_for(r"capture: wrote .*_alarm_dip_a_\d+\.cfg", timeout=20)
+    d.wait_for(r"capture: wrote .*_alarm_dip_a_rms\.json", timeout=20)
     mails = smtp.wait(2, timeout=20)
     log = d.log()
     d.stop()
@@ -167,10 +185,14 @@ def test_alarm_on_a_simulated_dip_goes_active_and_clears_on_time_and_acts(
     assert t_of(log, "both", "cleared") == pytest.approx(min(cleared, ev_off), abs=1e-3)
     # the 200 ms minimum of the three phases, a virtual channel, went under 200 V
     assert 2.0 <= t_of(log, "low_min", "active") <= 2.25
-    # capture: the alarm's, and none of the event (capture.on_events is off)
-    assert len(list(cap.glob("*_manual_*.cfg"))) == 1
+    # capture and burst: the alarm's, named for it, and none of the event
+    # (capture.on_events is off)
+    assert len(list(cap.glob("*_alarm_dip_a_*.cfg"))) == 1
+    assert len(list(cap.glob("*_manual_*.cfg"))) == 0
     assert len(list(cap.glob("*_event_*.cfg"))) == 0
-    assert len(list(cap.glob("*_rms.json"))) == 0
+    bursts = list(cap.glob("*_rms.json"))
+    assert [b.name[24:] for b in bursts] == ["alarm_dip_a_rms.json"], bursts
+    check_burst_window(json.loads(bursts[0].read_text()), 0.1, 0.4)
     # email: one message when active, one when cleared
     subjects = [re.search(r"^Subject: (.*)$", m[1], re.M).group(1).strip() for m in mails]
     assert subjects[:2] == ["[alarm-test] alarm dip_a ACTIVE",
@@ -188,3 +210,76 @@ def test_alarm_on_a_simulated_dip_goes_active_and_clears_on_time_and_acts(
     assert "at 2000-01-01T00:00:02.1" in dip_rows[0][1]
     assert [k for k, n, _ in rows if n == "pq_dip"] == ["alarm_active", "alarm_clear"]
     assert not [r for r in rows if r[1] == "both"]  # no log action: process log only
+
+
+REALTIME_CONFIG = """\
+gateway: {id: alarm-rt}
+meter:
+  source: sim
+  nominal_voltage: 230 V
+  sim:
+    realtime: true
+    sample_rate: 12.8 kHz
+    current: 60 A
+    scenarios:
+      - {kind: dip, at: 1s, duration: 300ms, level: 60 %, phases: A}
+events: {burst_before: 100ms, burst_after: 400ms}
+capture: {on_events: false, dir: CAPDIR, resolution: 128, pre_cycles: 5, post_cycles: 10}
+alarms:
+  - name: dip_a
+    class: half_cycle
+    kind: under
+    channel: local/u_rms_half/a
+    pickup: 207 V
+    dropout: 211.6 V
+    pickup_delay: 50ms
+    actions: [capture, burst]
+"""
+
+
+def test_alarm_capture_and_burst_are_placed_at_the_alarms_time_on_a_live_source(
+        pqgate, tmp_path):
+    """On a real-time source the capture's trigger and the burst's window sit
+    at the time the alarm went active (its input's time stamp), not when the
+    acquisition thread got the command; the burst holds the dip."""
+    cap = tmp_path / "cap"
+    cfg = tmp_path / "alarms-rt.yaml"
+    cfg.write_text(REALTIME_CONFIG.replace("CAPDIR", str(cap)))
+    d = pqgate(cfg)
+    d.wait_for(r"started")
+    d.wait_for(r"capture: wrote .*_alarm_dip_a_1\.cfg", timeout=20)
+    d.wait_for(r"capture: wrote .*_alarm_dip_a_rms\.json", timeout=20)
+    log = d.log()
+    d.stop()
+
+    m = re.search(r"alarm dip_a active at (\S+)Z", log)
+    assert m, log[-3000:]
+    active = datetime.fromisoformat(m.group(1)).replace(tzinfo=timezone.utc)
+    # the capture's trigger time (C37.111-2013 cfg: the line after the
+    # start time), to the microsecond
+    cfgs = list(cap.glob("*_alarm_dip_a_1.cfg"))
+    assert len(cfgs) == 1, cfgs
+    lines = cfgs[0].read_text().splitlines()
+    stamps = [ln for ln in lines if re.fullmatch(r"\d\d/\d\d/\d{4},[\d:.]+", ln)]
+    trig = datetime.strptime(stamps[1][:26], "%d/%m/%Y,%H:%M:%S.%f").replace(
+        tzinfo=timezone.utc)
+    assert abs((trig - active).total_seconds()) <= 0.001, (trig, active)
+    # the burst: its file named for the trigger, its window around it
+    bursts = list(cap.glob("*_rms.json"))
+    assert len(bursts) == 1, bursts
+    named = datetime.strptime(bursts[0].name[:22], "%Y%m%dT%H%M%S.%f").replace(
+        tzinfo=timezone.utc)
+    assert abs((named - active).total_seconds()) <= 0.001, (named, active)
+    b = json.loads(bursts[0].read_text())
+    check_burst_window(b, 0.1, 0.4)
+    # the alarm went active 50 ms (+ up to one cycle) into the 300 ms dip:
+    # phase A at 60 % of 230 V in the values whose one-cycle window lies in
+    # the dip, 230 V in those wholly before it and after it
+    t, ua = b["t_s"], b["u_rms_v"][0]
+    inside = [u for x, u in zip(t, ua) if 0.0 <= x <= 0.17]
+    before = [u for x, u in zip(t, ua) if x <= -0.09]
+    after = [u for x, u in zip(t, ua) if x >= 0.32]
+    assert inside and all(abs(u - 138.0) <= 138.0 * 0.005 for u in inside), inside
+    assert before and all(abs(u - 230.0) <= 230.0 * 0.005 for u in before), before
+    assert after and all(abs(u - 230.0) <= 230.0 * 0.005 for u in after), after
+    assert all(abs(u - 230.0) <= 230.0 * 0.005 for u in b["u_rms_v"][1]), "phase B"

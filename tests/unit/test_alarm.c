@@ -430,19 +430,32 @@ static void test_alarm_sixty_alarms_each_pick_up_on_time(void **state)
     }
 }
 
-static void test_alarm_output_and_capture_actions_publish_commands(void **state)
+static void test_alarm_output_capture_and_burst_actions_publish_commands(void **state)
 {
+    struct bus_value v;
+
     (void) state;
     start("gateway: {id: t}\n"
           "alarms:\n"
+          "  - {name: other, kind: over, channel: y, pickup: 1}\n"
           "  - {name: a, kind: over, channel: x, pickup: 1,\n"
-          "     actions: [log, capture, {output: relay1}, mqtt]}\n");
+          "     actions: [log, capture, burst, {output: relay1}, mqtt]}\n");
     put("x", 2.0, T0);
     assert_true(latest("io/relay1/set") == 1.0);
-    assert_true(latest("gateway/command/capture") == 1.0);
+    /* -(index + 1), at the time of the transition */
+    assert_int_equal(bus_get(fx.bus, chan("gateway/command/capture"), &v), 0);
+    assert_true(v.value == -2.0);
+    assert_true(v.t_ns == T0);
+    assert_int_equal(bus_get(fx.bus, chan("gateway/command/burst"), &v), 0);
+    assert_true(v.value == -2.0);
+    assert_true(v.t_ns == T0);
     put("x", 0.0, T0 + S);
     assert_true(latest("io/relay1/set") == 0.0);
-    assert_true(latest("gateway/command/capture") == 1.0); /* once per activation */
+    /* once per activation: nothing new on clearing */
+    assert_int_equal(bus_get(fx.bus, chan("gateway/command/capture"), &v), 0);
+    assert_true(v.t_ns == T0);
+    assert_int_equal(bus_get(fx.bus, chan("gateway/command/burst"), &v), 0);
+    assert_true(v.t_ns == T0);
 }
 
 /* Config errors name the file, line and column. */
@@ -563,8 +576,8 @@ int main(void)
         cmocka_unit_test_teardown(
             test_alarm_half_cycle_class_follows_a_dip_within_a_half_cycle, teardown),
         cmocka_unit_test_teardown(test_alarm_sixty_alarms_each_pick_up_on_time, teardown),
-        cmocka_unit_test_teardown(test_alarm_output_and_capture_actions_publish_commands,
-                                  teardown),
+        cmocka_unit_test_teardown(
+            test_alarm_output_capture_and_burst_actions_publish_commands, teardown),
         cmocka_unit_test(test_alarm_config_errors_are_located),
         cmocka_unit_test(test_alarm_mail_queue_is_bounded_and_stop_abandons_a_stuck_send),
     };

@@ -314,6 +314,35 @@ static void test_capture_file_stems_sort_in_trigger_order(void **state)
     assert_string_equal(sa, "19691231T235959.999999Z_manual_9");
 }
 
+static void test_capture_file_stem_of_an_alarm_names_the_alarm(void **state)
+{
+    struct pq_capture_buf b = {.seq = 3, .why = {PQ_CAPTURE_ALARM, 1, 0}};
+    char s[128];
+    char long_name[80];
+
+    (void) state;
+    b.trigger_ns = T0_NS + 123456789;
+    capture_file_stem_label(s, sizeof(s), &b, "dip_a");
+    assert_string_equal(s, "20260304T050607.123456Z_alarm_dip_a_3");
+    /* no label: as capture_file_stem() */
+    capture_file_stem_label(s, sizeof(s), &b, "");
+    assert_string_equal(s, "20260304T050607.123456Z_alarm_3");
+    capture_file_stem_label(s, sizeof(s), &b, NULL);
+    assert_string_equal(s, "20260304T050607.123456Z_alarm_3");
+    /* what a file name cannot hold becomes '_' (no '/', no leading '.') */
+    capture_file_stem_label(s, sizeof(s), &b, "../feeder 2/ü");
+    assert_string_equal(s, "20260304T050607.123456Z_alarm__._feeder_2____3");
+    /* at most CAPTURE_LABEL_MAX characters of the name */
+    memset(long_name, 'x', sizeof(long_name) - 1);
+    long_name[sizeof(long_name) - 1] = '\0';
+    capture_file_stem_label(s, sizeof(s), &b, long_name);
+    assert_int_equal(strlen(s),
+                     strlen("20260304T050607.123456Z_alarm__3") + CAPTURE_LABEL_MAX);
+    /* a too small destination is cut, NUL-terminated */
+    capture_file_label(s, 4, "dip_a");
+    assert_string_equal(s, "dip");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -335,6 +364,7 @@ int main(void)
             test_capture_files_write_errors_name_the_file_and_leave_nothing, setup_dir,
             teardown_dir),
         cmocka_unit_test(test_capture_file_stems_sort_in_trigger_order),
+        cmocka_unit_test(test_capture_file_stem_of_an_alarm_names_the_alarm),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
