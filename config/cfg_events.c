@@ -75,7 +75,8 @@ static const struct cfg_field events_fields[] = {
      .min = 0,
      .max = 10,
      .def = "200ms",
-     .doc = "RMS burst: Urms(1/2) and Irms(1/2) from this long before an event"},
+     .doc =
+         "RMS burst: Urms(1/2) and Irms(1/2) from this long before an event or an alarm"},
     {.key = "burst_after",
      .type = CFG_DURATION,
      .offset = offsetof(struct events_cfg, burst_after_ns),
@@ -84,7 +85,8 @@ static const struct cfg_field events_fields[] = {
      .max = 60,
      .def = "1s",
      .doc =
-         "RMS burst: until this long after the event's start (stored with the captures)"},
+         "RMS burst: until this long after the event's start or the alarm (stored with "
+         "the captures)"},
     {0},
 };
 
