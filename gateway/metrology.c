@@ -637,6 +637,25 @@ static void idle(const struct metrology *m)
     }
 }
 
+/* A source that is not real time (a fast simulator, a replay) has no
+ * deadline: instead of letting the bus drop what the consumers cannot take
+ * (its overflow policy, right for a real ADC that must never wait), it
+ * waits while the bus queue is more than a quarter full.  So recorders,
+ * alarms and the MQTT outbox see every value of a fast run. */
+static void wait_for_consumers(const struct metrology *m)
+{
+    struct bus_stats st;
+    struct timespec ts = {0, 1000000L}; /* 1 ms */
+
+    for (;;) {
+        bus_stats(m->gw->bus, &st);
+        if (st.queued <= st.queue_cap / 4 || atomic_load(&m->stop)) {
+            return;
+        }
+        nanosleep(&ts, NULL);
+    }
+}
+
 enum { CMD_CAPTURE, CMD_BURST };
 
 /* The captures and bursts alarms asked for, around the alarm's time (the
@@ -716,6 +735,9 @@ static void *acquire(void *arg)
         pq_meter_feed(m->meter, m->buf, n);
         flush_halfcycles(m);
         publish_periodic(m);
+        if (!m->info.realtime) {
+            wait_for_consumers(m);
+        }
     }
     return NULL;
 }
