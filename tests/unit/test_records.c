@@ -183,7 +183,7 @@ static void test_records_full_ring_drops_newest_and_counts_it(void **state)
     struct records *r = new_records(1024);
     struct log *l = log_new();
     struct records_stats st;
-    char text[41];
+    char text[64];
     int accepted = 0, refused = 0;
 
     (void) state;
