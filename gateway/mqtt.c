@@ -297,8 +297,7 @@ static void on_record(void *ctx, const char *type, const char *json, size_t len)
     if (mqtt_payload_record_check(json, len, agg, sizeof(agg)) < 0) {
         m->records_malformed++;
         LOGF(LOG_ERR, "mqtt",
-             "%s record of %zu bytes not sent: not a record of the "
-             "analysis contract",
+             "%s record of %zu bytes not sent: not a record of the analysis contract",
              type, len);
         return;
     }
@@ -308,7 +307,11 @@ static void on_record(void *ctx, const char *type, const char *json, size_t len)
     }
     n = mqtt_payload_record(m->buf, m->buf_cap, m->gateway, "local",
                             outbox_next_seq(m->ob), loop_wall_ns(), json, len);
-    if (n == 0 || n >= m->buf_cap) {
+    if (n == 0) {
+        m->records_malformed++; /* not an object: the check above let it by */
+        return;
+    }
+    if (n >= m->buf_cap) {
         m->records_too_large++;
         LOGF(LOG_WARNING, "mqtt",
              "%s%s%s record of %zu bytes not sent: above max_message_size (%zu bytes)",

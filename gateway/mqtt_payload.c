@@ -192,23 +192,33 @@ int mqtt_payload_record_check(const char *rec, size_t len, char *agg, size_t agg
     return rc;
 }
 
+/* RFC 8259 section 2: insignificant whitespace. */
+static int json_ws(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
 size_t mqtt_payload_record(char *buf, size_t cap, const char *gateway, const char *device,
                            uint64_t seq, int64_t t_ns, const char *rec, size_t len)
 {
     char t[32], gw[160], dev[64], head[512];
-    size_t i = 1, hn;
+    size_t i, body, hn;
     int n;
 
+    if (cap) {
+        buf[0] = '\0';
+    }
+    while (len > 0 && json_ws(*rec)) {
+        rec++;
+        len--;
+    }
     if (len == 0 || rec[0] != '{' || escaped(gw, sizeof(gw), gateway) >= sizeof(gw) ||
         escaped(dev, sizeof(dev), device) >= sizeof(dev)) {
-        if (cap) {
-            buf[0] = '\0';
-        }
         return 0;
     }
-    while (i < len &&
-           (rec[i] == ' ' || rec[i] == '\t' || rec[i] == '\n' || rec[i] == '\r')) {
-        i++; /* RFC 8259 section 2: insignificant whitespace */
+    i = 1;
+    while (i < len && json_ws(rec[i])) {
+        i++;
     }
     mqtt_payload_time(t, sizeof(t), t_ns);
     /* the record's own keys follow the head: a comma unless it is "{}" */
@@ -216,14 +226,13 @@ size_t mqtt_payload_record(char *buf, size_t cap, const char *gateway, const cha
                  "{\"gateway\":\"%s\",\"seq\":%llu,\"t\":\"%s\",\"device\":\"%s\"%s", gw,
                  (unsigned long long) seq, t, dev, i < len && rec[i] == '}' ? "" : ",");
     hn = (size_t) n;
-    if (hn + len - 1 < cap) {
+    body = len - 1; /* all after the opening brace */
+    if (hn + body < cap) {
         memcpy(buf, head, hn);
-        memcpy(buf + hn, rec + 1, len - 1);
-        buf[hn + len - 1] = '\0';
-    } else if (cap) {
-        buf[0] = '\0';
+        memcpy(buf + hn, rec + 1, body);
+        buf[hn + body] = '\0';
     }
-    return hn + len - 1;
+    return hn + body;
 }
 
 size_t mqtt_payload_gap(char *buf, size_t cap, const char *gateway, uint64_t seq,

@@ -194,7 +194,8 @@ static void test_record_gets_head_keys_and_keeps_record_text_byte_for_byte(void 
     json_decref(orig);
 }
 
-static void test_record_of_empty_object_is_the_head_alone(void **state)
+static void
+test_record_of_empty_object_is_the_head_alone_and_array_is_refused(void **state)
 {
     char buf[256];
     json_t *o;
@@ -204,6 +205,13 @@ static void test_record_of_empty_object_is_the_head_alone(void **state)
                 0);
     o = parse(buf);
     assert_int_equal(json_object_size(o), 4);
+    json_decref(o);
+    /* leading whitespace before the brace is no part of the record */
+    assert_true(mqtt_payload_record(buf, sizeof(buf), "gw", "local", 1, T0,
+                                    " \n{\"a\":1}", 9) > 0);
+    o = parse(buf);
+    assert_int_equal(json_object_size(o), 5);
+    assert_int_equal(json_integer_value(json_object_get(o, "a")), 1);
     json_decref(o);
     assert_int_equal(
         mqtt_payload_record(buf, sizeof(buf), "gw", "local", 1, T0, "[1]", 3), 0);
@@ -331,7 +339,8 @@ int main(void)
         cmocka_unit_test(test_values_split_at_size_limit_keeps_every_value_in_order),
         cmocka_unit_test(test_values_begin_with_too_small_buffer_is_refused),
         cmocka_unit_test(test_record_gets_head_keys_and_keeps_record_text_byte_for_byte),
-        cmocka_unit_test(test_record_of_empty_object_is_the_head_alone),
+        cmocka_unit_test(
+            test_record_of_empty_object_is_the_head_alone_and_array_is_refused),
         cmocka_unit_test(
             test_record_larger_than_buffer_is_not_written_and_reports_length),
         cmocka_unit_test(
