@@ -108,7 +108,7 @@ int records_new(size_t cap_bytes, struct records **out)
     int rc;
 
     /* entry sizes are uint32_t */
-    if (!out || cap_bytes < MIN_CAP || cap_bytes > UINT32_MAX) {
+    if (!out || cap_bytes < MIN_CAP || (uint64_t) cap_bytes > UINT32_MAX) {
         return -EINVAL;
     }
     r = calloc(1, sizeof(*r));
