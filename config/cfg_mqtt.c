@@ -260,7 +260,8 @@ static const struct cfg_field mqtt_fields[] = {
      .min = 1024,
      .max = 1048576,
      .def = "16KiB",
-     .doc = "a message of values is split above this size"},
+     .doc = "a message of values is split above this size; a larger record "
+            "(10-min, 2-h, event) is not sent (logged, counted in health)"},
     {.key = "outbox_budget",
      .type = CFG_INT,
      .offset = offsetof(struct mqtt_cfg, outbox_budget),

@@ -21,6 +21,7 @@
 #include "gateway/modbus.h"
 #include "gateway/mqtt.h"
 #include "gateway/recorder.h"
+#include "gateway/records.h"
 #include "gateway/status.h"
 #include "gateway/storecomp.h"
 #include "gateway/summary.h"
@@ -35,12 +36,17 @@
 #define BUS_QUEUE_CAP    65536
 #define DISPATCH_BATCH   4096
 
+/* The record ring holds 8 of the largest interval records, or some 500
+ * event records (about 500 bytes each), between two turns of the main
+ * loop; when full, the newest record is dropped and counted. */
+#define RECORDS_CAP_BYTES (8 * METROLOGY_RECORD_MAX)
+#define RECORDS_BATCH     64
+
 /* Start order; stopped in reverse.  New tiers add one line here. */
 static const struct gw_component *const components[] = {
     &status_component,   &store_component,   &metrology_component, &modbus_component,
     &wages_component,    &summary_component, &vchan_component,     &alarm_component,
-    &recorder_component, &tou_component,     &mbserver_component,
-    &mqtt_component,
+    &recorder_component, &tou_component,     &mbserver_component,  &mqtt_component,
 };
 
 #define N_COMPONENTS (sizeof(components) / sizeof(components[0]))
@@ -215,6 +221,14 @@ static void on_bus(struct loop *l, int fd, short revents, void *ctx)
     bus_dispatch(ctx, DISPATCH_BATCH);
 }
 
+static void on_records(struct loop *l, int fd, short revents, void *ctx)
+{
+    (void) l;
+    (void) fd;
+    (void) revents;
+    records_dispatch(ctx, RECORDS_BATCH);
+}
+
 static void on_watchdog(struct loop *l, void *ctx)
 {
     (void) l;
@@ -270,10 +284,17 @@ static int setup(struct daemon *d)
         rc = bus_new(BUS_MAX_CHANNELS, BUS_QUEUE_CAP, &d->gw.bus);
     }
     if (rc == 0) {
+        rc = records_new(RECORDS_CAP_BYTES, &d->gw.records);
+    }
+    if (rc == 0) {
         rc = loop_add_fd(d->gw.loop, d->sfd, POLLIN, on_signal, d);
     }
     if (rc == 0) {
         rc = loop_add_fd(d->gw.loop, bus_fd(d->gw.bus), POLLIN, on_bus, d->gw.bus);
+    }
+    if (rc == 0) {
+        rc = loop_add_fd(d->gw.loop, records_fd(d->gw.records), POLLIN, on_records,
+                         d->gw.records);
     }
     if (rc == 0) {
         rc = start_watchdog(d);
@@ -292,6 +313,7 @@ static void teardown(struct daemon *d)
 {
     stop_components(d);
     bus_free(d->gw.bus);
+    records_free(d->gw.records);
     loop_free(d->gw.loop);
     if (d->sfd >= 0) {
         close(d->sfd);

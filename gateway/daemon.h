@@ -1,11 +1,12 @@
 /* daemon.h - `pqgate run`: the gateway process.
  *
- * The daemon owns the main loop, the channel bus and the config, and runs a
- * fixed table of components (status now; metrology, Modbus, store, MQTT and
- * web as they arrive).  A config reload (SIGHUP) is transactional: the new
- * file is loaded and validated in full first; only then are the components
- * stopped and started again on it, and if one fails to start the old config
- * is put back.  The bus lives across reloads, so channel ids stay stable.
+ * The daemon owns the main loop, the channel bus, the record channel and the
+ * config, and runs a fixed table of components (status now; metrology,
+ * Modbus, store, MQTT and web as they arrive).  A config reload (SIGHUP) is
+ * transactional: the new file is loaded and validated in full first; only then are the
+ * components stopped and started again on it, and if one fails to start the old config is
+ * put back.  The bus lives across reloads, so channel ids stay stable; so does the record
+ * channel, so no record posted before a reload is lost.
  */
 #ifndef PQGATE_DAEMON_H
 #define PQGATE_DAEMON_H
@@ -15,6 +16,7 @@
 
 struct bus;
 struct loop;
+struct records;
 struct pqgate_cfg;
 struct store;
 
@@ -23,6 +25,7 @@ struct gw {
     const struct pqgate_cfg *cfg;
     const char *config_path; /* the file cfg came from (profiles beside it) */
     struct bus *bus;
+    struct records *records; /* whole records (events, aggregates) as JSON */
     struct loop *loop;
     struct store *store; /* onboard store, set by the store component; NULL
                             before it started or when none is configured */

@@ -9,6 +9,13 @@
  * (without the per-harmonic arrays).  The bus is the bounded queue between
  * this thread and the main loop: publishing never blocks the ADC and drops
  * the newest updates, counted, if the main loop stalls (gateway/bus.h).
+ *
+ * Whole records go beside the bus on the record channel (gateway/records.h),
+ * as the JSON text of DESIGN.md's analysis contract: every event ("event",
+ * the line also logged) and every 10-min and 2-h aggregate ("interval", with
+ * its per-harmonic arrays).  The acquisition thread formats each into one
+ * buffer allocated at start and posts it; posting copies, never blocks, and
+ * drops the newest record, counted, when the ring is full.
  */
 #include "gateway/metrology.h"
 
@@ -31,6 +38,7 @@
 #include "gateway/cmdq.h"
 #include "gateway/compliance.h"
 #include "gateway/loop.h"
+#include "gateway/records.h"
 #include "pq/capture.h"
 #include "pq/err.h"
 #include "pq/event_json.h"
@@ -52,6 +60,8 @@ struct metrology {
     int *ids[PQ_AGG_COUNT];
     size_t nids; /* per level */
     struct bus_update *upd;
+    char *json;       /* a record's text, METROLOGY_RECORD_MAX bytes */
+    int records_full; /* the last post found the record ring full */
     int ch_freq10s;
     int ch_energy[5];
     int ch_demand[PQ_DEMAND_NQ][4]; /* last, present, predicted, peak */
@@ -356,6 +366,31 @@ static int register_channels(struct metrology *m)
 
 /* ---- meter callbacks (acquisition thread) -------------------------------------- */
 
+/* The record of n bytes in m->json onto the record channel.  A full ring
+ * drops it there, counted (records_stats()); logged once per full spell. */
+static void post_record(struct metrology *m, const char *type, size_t n)
+{
+    int rc;
+
+    if (!m->gw->records) {
+        return;
+    }
+    if (n >= METROLOGY_RECORD_MAX) {
+        LOGF(LOG_ERR, "metrology", "%s record of %zu bytes not posted: more than %d",
+             type, n, METROLOGY_RECORD_MAX);
+        return;
+    }
+    rc = records_post(m->gw->records, type, m->json, n);
+    if (rc == -PQ_EFULL && !m->records_full) {
+        LOGF(LOG_WARNING, "metrology",
+             "%s record dropped: the record ring is full (the main loop is behind)",
+             type);
+    } else if (rc < 0 && rc != -PQ_EFULL) {
+        LOGF(LOG_ERR, "metrology", "%s record not posted: %s", type, pq_strerror(rc));
+    }
+    m->records_full = rc == -PQ_EFULL;
+}
+
 static void on_record(void *ctx, const struct pq_interval *r)
 {
     struct metrology *m = ctx;
@@ -379,6 +414,11 @@ static void on_record(void *ctx, const struct pq_interval *r)
         }
     }
     (void) bus_publish_many(m->gw->bus, m->upd, n); /* overflow is counted by the bus */
+    if (r->agg == PQ_AGG_10MIN || r->agg == PQ_AGG_2H) {
+        /* the whole record, harmonic arrays included (not 200 ms or 3 s:
+         * those are the bus's) */
+        post_record(m, "interval", pq_interval_json(m->json, METROLOGY_RECORD_MAX, r));
+    }
     if (m->en50160 && r->agg == PQ_AGG_10MIN) {
         gw_en50160_interval(m->en50160, r);
     }
@@ -477,20 +517,21 @@ static void on_event(void *ctx, const struct pq_event *ev)
     double v = ev->kind == PQ_EV_SWELL || ev->kind == PQ_EV_CURRENT_SWELL ? ev->max_pct
                : ev->kind == PQ_EV_RVC ? ev->rvc_du_max_pct
                                        : ev->residual_pct;
-    char line[1024];
+    size_t n;
     struct bus_update u[3] = {
         {m->ch_event[ev->kind], {v, ev->start_ns, 0}},
         {m->ch_event_count, {++m->events, ev->end_ns, 0}},
         {m->ch_event_active[ev->kind], {0.0, ev->end_ns, 0}},
     };
 
-    /* the event log proper comes with the onboard store; until then the
-     * record goes to the log, one JSON line */
-    pq_event_json(line, sizeof(line), ev, m->mcfg.ev.use_ll);
+    /* the record goes to the log, one JSON line, and onto the record
+     * channel for its consumers (the MQTT forwarder) */
+    n = pq_event_json(m->json, METROLOGY_RECORD_MAX, ev, m->mcfg.ev.use_ll);
     if (m->en50160) {
         gw_en50160_event(m->en50160, ev);
     }
-    LOGF(LOG_NOTICE, "event", "%s", line);
+    LOGF(LOG_NOTICE, "event", "%s", n < METROLOGY_RECORD_MAX ? m->json : "(too long)");
+    post_record(m, "event", n);
     flush_halfcycles(m); /* before the event's end, in time order */
     m->rvc_open &= ev->kind != PQ_EV_RVC;
     (void) bus_publish_many(m->gw->bus, u, 3);
@@ -805,6 +846,7 @@ static void metrology_free(struct metrology *m)
         free(m->ids[l]);
     }
     free(m->upd);
+    free(m->json);
     free(m->ids_min);
     free(m->ids_max);
     free(m->buf);
@@ -909,7 +951,8 @@ static int metrology_start(struct gw *gw, void **state)
     adc_info(m->adc, &m->info);
     engine_cfg(m, mc, &gw->cfg->events);
     m->buf = malloc(READ_FRAMES * m->info.nch * sizeof(float));
-    rc = m->buf ? register_channels(m) : -ENOMEM;
+    m->json = malloc(METROLOGY_RECORD_MAX);
+    rc = m->buf && m->json ? register_channels(m) : -ENOMEM;
     m->sub_capture = -1;
     m->sub_reset = -1;
     m->capture_events = gw->cfg->capture.on_events;

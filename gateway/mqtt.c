@@ -3,11 +3,14 @@
  *
  * Everything here runs on the main loop.  Bus callbacks store values in
  * tables allocated when a channel is first seen (nothing is allocated per
- * value); timers turn them into messages; each message takes the outbox's
- * next sequence number and goes into the outbox; the outbox sends committed
- * rows through the client.  What the main loop waits for: the client's
- * eventfd (acknowledgements, link changes), the store's commit fd when it
- * can have it, and a 100 ms tick (the pump, pending changes, aggregates).
+ * value); timers turn them into messages.  The local meter's events and
+ * 10-min and 2-h aggregates come whole from the record channel
+ * (gateway/records.h) and go out as they are, with the head keys spliced
+ * in.  Each message takes the outbox's next sequence number and goes into
+ * the outbox; the outbox sends committed rows through the client.  What the
+ * main loop waits for: the client's eventfd (acknowledgements, link
+ * changes), the store's commit fd when it can have it, and a 100 ms tick
+ * (the pump, pending changes).
  */
 #include "gateway/mqtt.h"
 
@@ -29,9 +32,9 @@
 #include "gateway/mqtt_client.h"
 #include "gateway/mqtt_payload.h"
 #include "gateway/outbox.h"
+#include "gateway/records.h"
 #include "gateway/store.h"
 #include "pq/err.h"
-#include "pq/record.h"
 
 #define TICK_NS      100000000LL
 #define TOPIC_MAX    160
@@ -72,21 +75,6 @@ struct entry {
     size_t seen_cap;
 };
 
-/* One aggregation level of the local meter, assembled from its channels. */
-struct agg {
-    struct mqtt *m;
-    int topic;
-    const char *name; /* "10min" */
-    int64_t len_ns;
-    int sub;
-    int *index; /* value index by channel id: -1 not a field, -2 not looked up */
-    size_t index_cap;
-    double vals[PQ_NVALUES];
-    unsigned char have[PQ_NVALUES];
-    int64_t end_ns;
-    int flagged, any, touched;
-};
-
 struct change {
     struct entry *e;
     int ch;
@@ -102,12 +90,11 @@ struct mqtt {
     struct outbox *ob;
     char *buf; /* one message, max_message_bytes */
     size_t buf_cap;
-    char *rec; /* records (interval, health) */
+    char *rec; /* records of our own (health, gap) */
     size_t rec_cap;
     struct entry *entries;
     size_t nentries;
-    struct agg agg[2];
-    int sub_event;
+    int rsub[2]; /* record channel: "event", "interval"; -1: none */
     struct change changes[CHANGES_CAP];
     size_t nchanges;
     uint64_t changes_dropped;
@@ -115,6 +102,9 @@ struct mqtt {
     int commit_fd; /* -1 when another component watches it */
     int client_fd_added;
     uint64_t messages, message_failures;
+    uint64_t records_sent;      /* events and aggregates put into the outbox */
+    uint64_t records_too_large; /* above max_message_size: not sent */
+    uint64_t records_malformed; /* not a record of the contract: not sent */
 };
 
 /* ---- messages into the outbox -------------------------------------------------- */
@@ -279,98 +269,57 @@ static void flush_changes(struct mqtt *m)
     m->nchanges = 0;
 }
 
-/* ---- aggregates and events of the local meter ---------------------------------- */
+/* ---- events and aggregates of the local meter: whole records ------------------ */
 
-static void agg_emit(struct agg *a)
+/* Topic of a record, or -1 when the config does not forward it. */
+static int record_topic(const struct mqtt *m, const char *type, const char *agg)
 {
-    struct mqtt *m = a->m;
-    size_t n;
-
-    if (!a->any) {
-        return;
+    if (strcmp(type, "event") == 0) {
+        return m->cfg->events ? T_EVENT : -1;
     }
-    n = mqtt_payload_interval(m->rec, m->rec_cap, m->gateway, "local",
-                              outbox_next_seq(m->ob), loop_wall_ns(), a->name, a->len_ns,
-                              a->end_ns, a->flagged, a->vals, a->have);
-    if (n > 0 && n < m->rec_cap) {
-        put(m, a->topic, m->rec, n);
-    } else {
-        LOGF(LOG_ERR, "mqtt", "%s record of %zu bytes not built", a->name, n);
+    if (strcmp(type, "interval") == 0 && strcmp(agg, "10min") == 0) {
+        return m->cfg->aggregates_10min ? T_AGG10 : -1;
     }
-    memset(a->have, 0, sizeof(a->have));
-    a->any = 0;
-    a->flagged = 0;
+    if (strcmp(type, "interval") == 0 && strcmp(agg, "2h") == 0) {
+        return m->cfg->aggregates_2h ? T_AGG2H : -1;
+    }
+    return -1;
 }
 
-static int agg_index(struct agg *a, struct mqtt *m, int ch)
-{
-    if ((size_t) ch >= a->index_cap) {
-        size_t cap = a->index_cap ? a->index_cap : 256;
-        int *p;
-
-        while (cap <= (size_t) ch) {
-            cap *= 2;
-        }
-        p = realloc(a->index, cap * sizeof(*p));
-        if (!p) {
-            return -1;
-        }
-        for (size_t i = a->index_cap; i < cap; i++) {
-            p[i] = -2;
-        }
-        a->index = p;
-        a->index_cap = cap;
-    }
-    if (a->index[ch] == -2) {
-        const char *name = bus_name(m->gw->bus, ch);
-        size_t plen = strlen("local/") + strlen(a->name) + 1, k;
-
-        a->index[ch] = -1;
-        if (name && strlen(name) > plen &&
-            mqtt_payload_field_index(name + plen, &k) == 0) {
-            a->index[ch] = (int) k;
-        }
-    }
-    return a->index[ch];
-}
-
-/* The values of one record arrive together (one bus_publish_many()) with
- * the record's end as time stamp: a new time stamp closes the record, and so
- * does a tick with nothing new. */
-static void on_agg_value(void *ctx, int ch, const struct bus_value *v)
-{
-    struct agg *a = ctx;
-    int k = agg_index(a, a->m, ch);
-
-    if (k < 0) {
-        return;
-    }
-    if (a->any && v->t_ns != a->end_ns) {
-        agg_emit(a);
-    }
-    a->end_ns = v->t_ns;
-    a->vals[k] = v->value;
-    a->have[k] = 1;
-    a->flagged |= (v->quality & BUS_Q_FLAGGED) != 0;
-    a->any = 1;
-    a->touched = 1;
-}
-
-static void on_event_value(void *ctx, int ch, const struct bus_value *v)
+/* A record from the record channel: one message, never split. */
+static void on_record(void *ctx, const char *type, const char *json, size_t len)
 {
     struct mqtt *m = ctx;
-    const char *name = bus_name(m->gw->bus, ch);
+    char agg[16];
+    int topic;
     size_t n;
 
-    if (!name || (v->quality & BUS_Q_INVALID)) {
+    if (mqtt_payload_record_check(json, len, agg, sizeof(agg)) < 0) {
+        m->records_malformed++;
+        LOGF(LOG_ERR, "mqtt",
+             "%s record of %zu bytes not sent: not a record of the analysis contract",
+             type, len);
         return;
     }
-    n = mqtt_payload_event(m->rec, m->rec_cap, m->gateway, outbox_next_seq(m->ob),
-                           loop_wall_ns(), name + strlen("local/event/"), v->t_ns,
-                           v->value);
-    if (n > 0 && n < m->rec_cap) {
-        put(m, T_EVENT, m->rec, n);
+    topic = record_topic(m, type, agg);
+    if (topic < 0) {
+        return;
     }
+    n = mqtt_payload_record(m->buf, m->buf_cap, m->gateway, "local",
+                            outbox_next_seq(m->ob), loop_wall_ns(), json, len);
+    if (n == 0) {
+        m->records_malformed++; /* not an object: the check above let it by */
+        return;
+    }
+    if (n >= m->buf_cap) {
+        m->records_too_large++;
+        LOGF(LOG_WARNING, "mqtt",
+             "%s%s%s record of %zu bytes not sent: above max_message_size (%zu bytes)",
+             type, *agg ? " " : "", agg, n, m->buf_cap);
+        return;
+    }
+    put(m, topic, m->buf, n);
+    m->records_sent++;
 }
 
 /* ---- health ----------------------------------------------------------------------- */
@@ -409,6 +358,19 @@ static json_t *devices_health(const struct mqtt *m)
     return d;
 }
 
+/* Records forwarded and not, and the record channel's own drops (a full
+ * ring: the main loop was behind). */
+static json_t *records_health(const struct mqtt *m)
+{
+    struct records_stats rs = {0};
+
+    records_stats(m->gw->records, &rs);
+    return json_pack("{s:I,s:I,s:I,s:I}", "sent", (json_int_t) m->records_sent,
+                     "too_large", (json_int_t) m->records_too_large, "malformed",
+                     (json_int_t) m->records_malformed, "ring_dropped",
+                     (json_int_t) (rs.dropped + rs.too_large));
+}
+
 static void on_health(struct loop *l, void *ctx)
 {
     struct mqtt *m = ctx;
@@ -436,6 +398,7 @@ static void on_health(struct loop *l, void *ctx)
     if (x) {
         json_object_set_new(json_object_get(x, "outbox"), "changes_dropped",
                             json_integer((json_int_t) m->changes_dropped));
+        json_object_set_new(x, "records", records_health(m));
         json_object_set_new(x, "devices", devices_health(m));
     }
     n = mqtt_payload_object(m->rec, m->rec_cap, m->gateway, outbox_next_seq(m->ob),
@@ -516,12 +479,6 @@ static void on_tick(struct loop *l, void *ctx)
 
     (void) l;
     flush_changes(m);
-    for (int i = 0; i < 2; i++) {
-        if (m->agg[i].any && !m->agg[i].touched) {
-            agg_emit(&m->agg[i]);
-        }
-        m->agg[i].touched = 0;
-    }
     outbox_pump(m->ob);
 }
 
@@ -577,7 +534,6 @@ static int subscribe_all(struct mqtt *m)
 {
     const struct mqtt_cfg *c = m->cfg;
     static const char *const energy[] = {"**/energy*", "**/energy/*"};
-    static const char *const aggs[2] = {"local/10min/**", "local/2h/**"};
     int rc = 0;
 
     m->entries = calloc(c->publish.n + 2, sizeof(*m->entries));
@@ -598,23 +554,13 @@ static int subscribe_all(struct mqtt *m)
     if (rc == 0 && c->energy_interval_ns > 0) {
         rc = add_entry(m, T_ENERGY, c->energy_interval_ns, energy, 2);
     }
-    for (int i = 0; i < 2 && rc == 0; i++) {
-        struct agg *a = &m->agg[i];
-
-        a->m = m;
-        a->topic = i == 0 ? T_AGG10 : T_AGG2H;
-        a->name = i == 0 ? "10min" : "2h";
-        a->len_ns = i == 0 ? 600000000000LL : 7200000000000LL;
-        a->sub = -1;
-        if (i == 0 ? c->aggregates_10min : c->aggregates_2h) {
-            a->sub = bus_subscribe(m->gw->bus, aggs[i], on_agg_value, a);
-            rc = a->sub < 0 ? a->sub : 0;
-        }
-    }
-    m->sub_event = -1;
     if (rc == 0 && c->events) {
-        m->sub_event = bus_subscribe(m->gw->bus, "local/event/*", on_event_value, m);
-        rc = m->sub_event < 0 ? m->sub_event : 0;
+        m->rsub[0] = records_subscribe(m->gw->records, "event", on_record, m);
+        rc = m->rsub[0] < 0 ? m->rsub[0] : 0;
+    }
+    if (rc == 0 && (c->aggregates_10min || c->aggregates_2h)) {
+        m->rsub[1] = records_subscribe(m->gw->records, "interval", on_record, m);
+        rc = m->rsub[1] < 0 ? m->rsub[1] : 0;
     }
     return rc;
 }
@@ -701,8 +647,7 @@ static int mqtt_start(struct gw *gw, void **state)
     m->gateway = gw->cfg->gateway.id;
     m->commit_fd = -1;
     m->tick_timer = m->health_timer = -1;
-    m->sub_event = -1;
-    m->agg[0].sub = m->agg[1].sub = -1;
+    m->rsub[0] = m->rsub[1] = -1;
     for (int t = 0; t < T_COUNT; t++) {
         snprintf(m->topics[t], TOPIC_MAX, "%s/%s/%s", c->topic_prefix, m->gateway,
                  topic_suffix[t]);
@@ -779,13 +724,7 @@ static void mqtt_stop(void *state)
     }
     free_entries(m);
     for (int i = 0; i < 2; i++) {
-        if (m->agg[i].sub >= 0) {
-            bus_unsubscribe(m->gw->bus, m->agg[i].sub);
-        }
-        free(m->agg[i].index);
-    }
-    if (m->sub_event >= 0) {
-        bus_unsubscribe(m->gw->bus, m->sub_event);
+        records_unsubscribe(m->gw->records, m->rsub[i]); /* -1: nothing */
     }
     if (m->tick_timer >= 0) {
         loop_del_timer(m->gw->loop, m->tick_timer);

@@ -135,19 +135,6 @@ static json_t *head(const char *gateway, uint64_t seq, int64_t t_ns, const char 
     return o;
 }
 
-static json_t *number(double v)
-{
-    return isfinite(v) ? json_real(v) : json_null();
-}
-
-static int set_time(json_t *o, const char *key, int64_t t_ns)
-{
-    char t[32];
-
-    mqtt_payload_time(t, sizeof(t), t_ns);
-    return json_object_set_new(o, key, json_string(t));
-}
-
 /* Dump o (consumed) into buf; the length needed, 0 on failure. */
 static size_t dump(json_t *o, char *buf, size_t cap)
 {
@@ -178,180 +165,74 @@ size_t mqtt_payload_object(char *buf, size_t cap, const char *gateway, uint64_t 
     return dump(o, buf, cap);
 }
 
-/* ---- channel name -> record field ------------------------------------------------ */
+/* ---- records of the analysis contract: spliced ------------------------------------ */
 
-static const struct {
-    const char *suffix;
-} unit_suffixes[] = {{"_var"}, {"_va"}, {"_hz"}, {"_v"}, {"_w"}, {"_a"}};
-
-/* The channel base of a field, as gateway/metrology.c names it: the unit
- * suffix dropped ("u_rms_v" -> "u_rms"), "_pct" and "_deg" names whole. */
-static void field_base(const char *json, char *base, size_t cap)
+int mqtt_payload_record_check(const char *rec, size_t len, char *agg, size_t agg_cap)
 {
-    size_t len = strlen(json);
+    static const char *const head_keys[] = {"gateway", "seq", "t", "device"};
+    json_error_t err;
+    json_t *o = json_loadb(rec, len, JSON_REJECT_DUPLICATES, &err);
+    const char *a;
+    int rc = 0;
 
-    snprintf(base, cap, "%s", json);
-    if (strstr(json, "_pct") || strstr(json, "_deg")) {
-        return;
-    }
-    for (size_t i = 0; i < sizeof(unit_suffixes) / sizeof(unit_suffixes[0]); i++) {
-        size_t sl = strlen(unit_suffixes[i].suffix);
-
-        if (len > sl && strcmp(json + len - sl, unit_suffixes[i].suffix) == 0) {
-            base[len - sl] = '\0';
-            return;
-        }
-    }
-}
-
-/* Element index of label in field f, -1 if none. */
-static int element_of(const struct pq_field *f, const char *label)
-{
-    static const char *const ph[] = {"a", "b", "c", "n"};
-    static const char *const ll[] = {"ab", "bc", "ca"};
-    int ll_field = strncmp(f->json, "u_ll", 4) == 0;
-
-    switch (f->shape) {
-    case PQ_SHAPE_SCALAR:
-        return *label ? -1 : 0;
-    case PQ_SHAPE_PHASE:
-        for (int i = 0; i < PQ_NPH; i++) {
-            if (strcmp(label, ll_field ? ll[i] : ph[i]) == 0) {
-                return i;
-            }
-        }
-        return -1;
-    case PQ_SHAPE_PHASE_N:
-        for (int i = 0; i <= PQ_NPH; i++) {
-            if (strcmp(label, ph[i]) == 0) {
-                return i;
-            }
-        }
-        return -1;
-    case PQ_SHAPE_POWER:
-        if (strcmp(label, "total") == 0) {
-            return PQ_NPH;
-        }
-        for (int i = 0; i < PQ_NPH; i++) {
-            if (strcmp(label, ph[i]) == 0) {
-                return i;
-            }
-        }
-        return -1;
-    default:
-        return -1; /* harmonic arrays are not in the aggregates */
-    }
-}
-
-int mqtt_payload_field_index(const char *rest, size_t *index)
-{
-    const char *slash = strchr(rest, '/');
-    size_t blen = slash ? (size_t) (slash - rest) : strlen(rest);
-    const char *label = slash ? slash + 1 : "";
-
-    for (size_t fi = 0; fi < pq_nfields; fi++) {
-        const struct pq_field *f = &pq_fields[fi];
-        char base[48];
-        int e;
-
-        if (!f->json) {
-            continue;
-        }
-        field_base(f->json, base, sizeof(base));
-        if (strlen(base) != blen || strncmp(base, rest, blen) != 0) {
-            continue;
-        }
-        e = element_of(f, label);
-        if (e < 0) {
-            return -PQ_ENOTFOUND;
-        }
-        *index = pq_value_index(f, (size_t) e);
-        return 0;
-    }
-    return -PQ_ENOTFOUND;
-}
-
-/* The field f as an array (or a number for a scalar) of the values
- * present; NULL when none is. */
-static json_t *field_value(const struct pq_field *f, const double *vals,
-                           const unsigned char *have)
-{
-    size_t len = pq_field_len(f), last = 0, any = 0;
-    json_t *a;
-
-    if (f->shape == PQ_SHAPE_HARMONICS) {
-        return NULL;
-    }
-    for (size_t i = 0; i < len; i++) {
-        if (have[pq_value_index(f, i)]) {
-            any = 1;
-            last = i;
-        }
-    }
-    if (!any) {
-        return NULL;
-    }
-    if (f->shape == PQ_SHAPE_SCALAR) {
-        return number(vals[pq_value_index(f, 0)]);
-    }
-    a = json_array();
-    for (size_t i = 0; a && i <= last; i++) {
-        size_t k = pq_value_index(f, i);
-
-        if (json_array_append_new(a, have[k] ? number(vals[k]) : json_null()) < 0) {
-            json_decref(a);
-            return NULL;
-        }
-    }
-    return a;
-}
-
-size_t mqtt_payload_interval(char *buf, size_t cap, const char *gateway,
-                             const char *device, uint64_t seq, int64_t t_ns,
-                             const char *agg, int64_t agg_ns, int64_t end_ns, int flagged,
-                             const double *vals, const unsigned char *have)
-{
-    json_t *o = head(gateway, seq, t_ns, "interval");
-
-    if (!o || json_object_set_new(o, "agg", json_string(agg)) < 0 ||
-        json_object_set_new(o, "device", json_string(device)) < 0 ||
-        set_time(o, "start", end_ns - agg_ns) < 0 || set_time(o, "end", end_ns) < 0 ||
-        json_object_set_new(o, "flagged", json_boolean(flagged)) < 0) {
+    if (!json_is_object(o)) {
         json_decref(o);
-        return 0;
+        return -PQ_EFORMAT;
     }
-    for (size_t fi = 0; fi < pq_nfields; fi++) {
-        const struct pq_field *f = &pq_fields[fi];
-        json_t *v;
-
-        if (!f->json) {
-            continue;
-        }
-        v = field_value(f, vals, have);
-        if (v && json_object_set_new(o, f->json, v) < 0) {
-            json_decref(o);
-            return 0;
+    for (size_t i = 0; i < sizeof(head_keys) / sizeof(head_keys[0]); i++) {
+        if (json_object_get(o, head_keys[i])) {
+            rc = -PQ_EFORMAT;
         }
     }
-    return dump(o, buf, cap);
+    a = json_string_value(json_object_get(o, "agg"));
+    if (agg_cap > 0) {
+        snprintf(agg, agg_cap, "%s", a ? a : "");
+    }
+    json_decref(o);
+    return rc;
 }
 
-size_t mqtt_payload_event(char *buf, size_t cap, const char *gateway, uint64_t seq,
-                          int64_t t_ns, const char *kind, int64_t start_ns, double value)
+/* RFC 8259 section 2: insignificant whitespace. */
+static int json_ws(char c)
 {
-    json_t *o = head(gateway, seq, t_ns, "event");
-    const char *what = strstr(kind, "swell")      ? "max_pct"
-                       : strcmp(kind, "rvc") == 0 ? "du_max_pct"
-                                                  : "residual_pct";
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
 
-    if (!o || json_object_set_new(o, "device", json_string("local")) < 0 ||
-        json_object_set_new(o, "kind", json_string(kind)) < 0 ||
-        set_time(o, "start", start_ns) < 0 ||
-        json_object_set_new(o, what, number(value)) < 0) {
-        json_decref(o);
+size_t mqtt_payload_record(char *buf, size_t cap, const char *gateway, const char *device,
+                           uint64_t seq, int64_t t_ns, const char *rec, size_t len)
+{
+    char t[32], gw[160], dev[64], head[512];
+    size_t i, body, hn;
+    int n;
+
+    if (cap) {
+        buf[0] = '\0';
+    }
+    while (len > 0 && json_ws(*rec)) {
+        rec++;
+        len--;
+    }
+    if (len == 0 || rec[0] != '{' || escaped(gw, sizeof(gw), gateway) >= sizeof(gw) ||
+        escaped(dev, sizeof(dev), device) >= sizeof(dev)) {
         return 0;
     }
-    return dump(o, buf, cap);
+    i = 1;
+    while (i < len && json_ws(rec[i])) {
+        i++;
+    }
+    mqtt_payload_time(t, sizeof(t), t_ns);
+    /* the record's own keys follow the head: a comma unless it is "{}" */
+    n = snprintf(head, sizeof(head),
+                 "{\"gateway\":\"%s\",\"seq\":%llu,\"t\":\"%s\",\"device\":\"%s\"%s", gw,
+                 (unsigned long long) seq, t, dev, i < len && rec[i] == '}' ? "" : ",");
+    hn = (size_t) n;
+    body = len - 1; /* all after the opening brace */
+    if (hn + body < cap) {
+        memcpy(buf, head, hn);
+        memcpy(buf + hn, rec + 1, body);
+        buf[hn + body] = '\0';
+    }
+    return hn + body;
 }
 
 size_t mqtt_payload_gap(char *buf, size_t cap, const char *gateway, uint64_t seq,

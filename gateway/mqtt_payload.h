@@ -5,12 +5,13 @@
  * "gateway" (the gateway id), "seq" (the per-gateway sequence number of the
  * outbox) and "t" (UTC ISO 8601 with milliseconds, when the message was
  * made).  Records follow the shapes of DESIGN.md's analysis contract
- * ("type":"interval","agg":"10min",... and "type":"event",...) with "device"
- * added.
+ * ("type":"interval","agg":"10min",... and "type":"event",...), taken whole
+ * from the record channel (gateway/records.h), with "device" added.
  *
  * Pure: formats into caller buffers, no I/O, no globals, thread-agnostic.
  * A message of values is written directly into the caller's buffer (no
- * allocation per value); records, built once per message, use jansson.
+ * allocation per value); the contract's records are spliced as text; other
+ * records (health, gap), built once per message, use jansson.
  */
 #ifndef PQGATE_MQTT_PAYLOAD_H
 #define PQGATE_MQTT_PAYLOAD_H
@@ -46,45 +47,36 @@ int mqtt_values_add(struct mqtt_values *m, const char *channel, double value,
 /* Close the message; returns its length (buf is NUL-terminated). */
 size_t mqtt_values_end(struct mqtt_values *m);
 
-/* Where a channel of the local meter's aggregates goes in a record: rest is
- * the part after "local/<agg>/", as "u_rms/a", "p/total", "freq", "pf/b".
- * Returns 0 and the value index (pq_value_index(), < PQ_NVALUES) in *index,
- * or -PQ_ENOTFOUND. */
-int mqtt_payload_field_index(const char *rest, size_t *index);
+/* Check a record of DESIGN.md's analysis contract (as gateway/records.h
+ * carries it): rec[0..len) must be one JSON object, without duplicate keys
+ * and without the head keys ("gateway", "seq", "t", "device") that
+ * mqtt_payload_record() adds.  Its "agg" ("10min", "2h"; empty when it has
+ * none) goes into agg[0..agg_cap).  Returns 0 or -PQ_EFORMAT. */
+int mqtt_payload_record_check(const char *rec, size_t len, char *agg, size_t agg_cap);
 
-/* The interval record of DESIGN.md built from channel values:
- * {"gateway":..,"seq":..,"t":..,"type":"interval","agg":"10min","device":"local",
- *  "start":..,"end":..,"flagged":false,"freq_hz":..,"u_rms_v":[..],...}
- * vals and have are indexed by value index (PQ_NVALUES each); an array is
- * written for each field with any value present, up to its last present
- * element (missing ones inside are null); harmonic arrays are not.
- * agg_ns is the length of the aggregation interval (start = end - agg_ns).
- * Returns the length the whole text needs (as snprintf), or 0 on failure. */
-size_t mqtt_payload_interval(char *buf, size_t cap, const char *gateway,
-                             const char *device, uint64_t seq, int64_t t_ns,
-                             const char *agg, int64_t agg_ns, int64_t end_ns, int flagged,
-                             const double *vals, const unsigned char *have);
-
-/* A PQ event from the local meter's channels:
- * {"gateway","seq","t","type":"event","device":"local","kind":"dip",
- *  "start":..,"<what>":value}, what: "residual_pct" for dips and
- * interruptions, "max_pct" for swells, "du_max_pct" for RVC.  Returns as
- * mqtt_payload_interval(). */
-size_t mqtt_payload_event(char *buf, size_t cap, const char *gateway, uint64_t seq,
-                          int64_t t_ns, const char *kind, int64_t start_ns, double value);
+/* The record as published:
+ * {"gateway":..,"seq":..,"t":..,"device":"local",<the record's own keys>}.
+ * The record's text (checked by mqtt_payload_record_check()) is spliced in
+ * after the head byte for byte, so its numbers are exactly those `pqgate
+ * analyze` prints and nothing is parsed or allocated for it.  Returns the
+ * length the whole text needs (as snprintf; the text is written only if it
+ * fits), or 0 when rec does not start with '{'. */
+size_t mqtt_payload_record(char *buf, size_t cap, const char *gateway, const char *device,
+                           uint64_t seq, int64_t t_ns, const char *rec, size_t len);
 
 /* A declared gap: the newest loss, sequence numbers first..last (count
  * messages among them), and "ranges": every range [first, last] declared
  * lost by this record, the earlier undelivered gap records' included.
  * reason: "budget" (outbox full), "store_budget" (the store's size budget),
- * "queue_full" (the store's write queue refused the message). */
+ * "queue_full" (the store's write queue refused the message).  Returns as
+ * mqtt_payload_object(). */
 size_t mqtt_payload_gap(char *buf, size_t cap, const char *gateway, uint64_t seq,
                         int64_t t_ns, uint64_t first, uint64_t last, uint64_t count,
                         const char *reason, const uint64_t (*ranges)[2], size_t nranges);
 
 /* Any other record: the head keys, "type":type, then every key of extra
- * (a jansson object, borrowed; may be NULL).  Returns as
- * mqtt_payload_interval(). */
+ * (a jansson object, borrowed; may be NULL).  Returns the length the whole
+ * text needs (as snprintf), or 0 on failure. */
 struct json_t;
 size_t mqtt_payload_object(char *buf, size_t cap, const char *gateway, uint64_t seq,
                            int64_t t_ns, const char *type, struct json_t *extra);

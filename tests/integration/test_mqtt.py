@@ -441,15 +441,21 @@ def test_mqtt_tls_with_test_ca_delivers_and_wrong_ca_is_refused(
 
 def test_mqtt_aggregates_and_events_arrive_in_contract_shape(
         pqgate, mosquitto, subscriber, tmp_path):
-    """A simulated feeder run faster than real time: its first 10-min record
-    and a dip arrive with the analysis contract's shapes."""
+    """A simulated feeder run faster than real time (60 A at PF 0.9, a 5th
+    harmonic of 4 % in the voltage and 20 % in the current): its first 10-min
+    record and a fault downstream arrive as the analysis contract's records,
+    whole (every field, the per-harmonic arrays), with the head keys."""
     broker = mosquitto(users={SUB_USER: SUB_PW, GW_USER: GW_PW})
     sub = subscriber(broker.port)
     cfg = gateway_config(tmp_path / "gw.yaml", broker, tmp_path / "store.db",
                          publish=[], health_interval="0s", energy_interval="0s")
     c = json.loads(cfg.read_text())
-    c["meter"]["sim"].update(realtime=False, start="2026-01-01T00:00:00Z", scenarios=[
-        {"kind": "dip", "at": "5s", "duration": "100ms", "level": "60 %", "phases": "A"}])
+    c["meter"]["sim"].update(
+        realtime=False, start="2026-01-01T00:00:00Z", current="60 A",
+        power_factor=0.9,
+        harmonics=[{"order": 5, "voltage": "4 %", "current": "20 %"}],
+        scenarios=[{"kind": "fault_downstream", "at": "5s", "duration": "100ms",
+                    "level": "60 %", "phases": "A"}])
     cfg.write_text(json.dumps(c))
     d = pqgate(cfg)
     d.wait_for(r"mqtt: connected to 127\.0\.0\.1")
@@ -457,28 +463,113 @@ def test_mqtt_aggregates_and_events_arrive_in_contract_shape(
     def of(kind):
         return [p for _, t, p in sub.sequenced() if t == f"{PREFIX}/{kind}"]
 
-    wait_until(lambda: of("event") and any("u_rms_v" in p for p in of("agg/10min")), 120,
-               "a dip and a 10-min record")
+    wait_until(lambda: of("event") and of("agg/10min"), 120, "a dip and a 10-min record")
     d.stop(within=5)
+
+    # the event: the record the metrology logs, with the head keys added
+    logged = [json.loads(m) for m in re.findall(r"notice event: (\{.*\})", d.log())]
     ev = of("event")[0]
-    assert ev["type"] == "event" and ev["kind"] == "dip" and ev["device"] == "local"
-    assert ev["residual_pct"] == pytest.approx(60.0, abs=0.5)
+    assert ev["gateway"] == GW and ev["device"] == "local"
+    assert isinstance(ev["seq"], int) and iso_to_s(ev["t"]) > 0
+    assert {k: v for k, v in ev.items() if k not in ("gateway", "seq", "t", "device")} \
+        == logged[0]
+    assert ev["type"] == "event" and ev["kind"] == "dip"
     # the half-cycle RMS that first crosses the threshold starts up to a
-    # half cycle (10 ms) before the dip (IEC 61000-4-30 5.4.2)
+    # half cycle (10 ms) before the dip (IEC 61000-4-30 5.4.2); its duration
+    # is the simulated 100 ms within a half cycle either side
     t0 = iso_to_s("2026-01-01T00:00:00.000Z")
     assert iso_to_s(ev["start"]) - t0 == pytest.approx(5.0, abs=0.011)
-    rec = [p for p in of("agg/10min") if "u_rms_v" in p][0]
-    assert rec["type"] == "interval" and rec["agg"] == "10min"
+    assert ev["duration_s"] == pytest.approx(0.1, abs=0.011)
+    assert ev["phases"] == ["A"]
+    assert ev["residual_pct"] == pytest.approx(60.0, abs=0.5)
+    assert ev["residual_v"] == pytest.approx(138.0, abs=1.2)  # 60 % of 230 V
+    # 60 % for 0.1 s: below ITIC's 70 % line (0.02-0.5 s), the no-damage
+    # region; above SEMI F47's 50 % for up to 0.2 s, a pass
+    assert ev["itic"] == "no-damage"
+    assert ev["semi_f47"] == "pass"
+    assert ev["direction"] == "downstream" and ev["confidence"] >= 0.6
+
+    # the 10-min record: every field of the contract, harmonics included
+    rec = of("agg/10min")[0]
     assert rec["gateway"] == GW and rec["device"] == "local"
+    assert isinstance(rec["seq"], int) and rec["seq"] != ev["seq"]
+    assert rec["type"] == "interval" and rec["agg"] == "10min"
     assert rec["end"] == "2026-01-01T00:10:00.000Z"
     assert rec["start"] == "2026-01-01T00:00:00.000Z"
     assert rec["flagged"] is True  # the dip is inside it (IEC 61000-4-30 4.7)
     assert rec["freq_hz"] == pytest.approx(50.0, abs=0.01)
-    assert len(rec["u_rms_v"]) == 3
-    for u in rec["u_rms_v"]:
-        assert u == pytest.approx(230.0, abs=1.0)
-    assert len(rec["p_w"]) == 4  # a, b, c, total
+    for key in ("u_rms_v", "u_ll_rms_v", "u_thd_pct", "i_thd_pct", "u_under_pct",
+                "u_over_pct"):
+        assert len(rec[key]) == 3, key
+    for key in ("p_w", "q_var", "s_va", "pf"):
+        assert len(rec[key]) == 4, key  # a, b, c, total
+    assert len(rec["i_rms_a"]) in (3, 4)
+    for key in ("u_h_v", "u_h_pct", "u_h_deg", "i_h_a", "u_ih_v"):
+        assert len(rec[key]) == 3, key
+        for row in rec[key]:
+            assert len(row) == 63, key
+    # a balanced feeder; the dip of phase A (some 6 % of voltage unbalance
+    # in one 200-ms value of 3000) adds about 0.1 % to the RMS aggregate, its
+    # fault current (tens of % in that value) somewhat under 1 %
+    for key in ("u_unb_neg_pct", "u_unb_zero_pct"):
+        assert rec[key] == pytest.approx(0.0, abs=0.2), key
+    assert 0.1 < rec["i_unb_neg_pct"] < 2.0
+    # values against the simulated feeder: 230 V with 4 % of 5th (the
+    # fundamental 230 / sqrt(1 + 0.04^2)), 60 A with 20 % of 5th, PF 0.9
+    u1 = 230.0 / (1 + 0.04 ** 2) ** 0.5
+    for ph in range(3):
+        assert rec["u_rms_v"][ph] == pytest.approx(230.0, abs=1.0)
+        assert rec["u_h_v"][ph][0] == pytest.approx(u1, rel=0.005)
+        assert rec["u_h_pct"][ph][0] == pytest.approx(100.0, abs=0.01)
+        assert rec["u_h_v"][ph][4] == pytest.approx(0.04 * u1, rel=0.02)
+        assert rec["u_h_pct"][ph][4] == pytest.approx(4.0, abs=0.08)
+        assert rec["u_thd_pct"][ph] == pytest.approx(4.0, abs=0.08)
+        assert rec["i_h_a"][ph][4] == pytest.approx(0.2 * rec["i_h_a"][ph][0], rel=0.02)
+        assert rec["i_thd_pct"][ph] == pytest.approx(20.0, abs=0.4)
+        for h in (2, 3, 6, 10, 62):  # orders 3, 4, 7, 11, 63: none simulated
+            assert rec["u_h_pct"][ph][h] < 0.05
+        # no interharmonics simulated; the dip's steps spread some 20 V over
+        # the low subgroups of its 200-ms window: 0.4 V in the RMS aggregate
+        assert max(rec["u_ih_v"][ph]) < 0.6
+        assert max(rec["u_ih_v"][ph][5:]) < 0.2
     assert rec["p_w"][3] == pytest.approx(sum(rec["p_w"][:3]), rel=1e-6)
+    assert rec["pf"][3] == pytest.approx(0.9, abs=0.03)  # less a bit: the 5th
+
+
+def test_mqtt_record_above_max_message_size_is_logged_and_counted_not_split(
+        pqgate, mosquitto, subscriber, tmp_path):
+    """max_message_size 4 KiB: the 10-min record (about 7 kB) is not sent,
+    in whole or in part; it is logged and counted in health, and the event
+    record (under 1 kB) still goes."""
+    broker = mosquitto(users={SUB_USER: SUB_PW, GW_USER: GW_PW})
+    sub = subscriber(broker.port)
+    cfg = gateway_config(tmp_path / "gw.yaml", broker, tmp_path / "store.db",
+                         publish=[], health_interval="1s", energy_interval="0s",
+                         max_message_size="4KiB")
+    c = json.loads(cfg.read_text())
+    c["meter"]["sim"].update(realtime=False, start="2026-01-01T00:00:00Z", scenarios=[
+        {"kind": "dip", "at": "5s", "duration": "100ms", "level": "60 %", "phases": "A"}])
+    cfg.write_text(json.dumps(c))
+    d = pqgate(cfg)
+    d.wait_for(r"mqtt: connected to 127\.0\.0\.1")
+    m = d.wait_for(r"mqtt: interval 10min record of (\d+) bytes not sent: above "
+                   r"max_message_size \(4096 bytes\)", timeout=120)
+    assert 5000 < int(m.group(1)) < 16384
+
+    def of(kind):
+        return [p for _, t, p in sub.sequenced() if t == f"{PREFIX}/{kind}"]
+
+    wait_until(lambda: any(p["records"]["too_large"] >= 1 for p in of("health")), 20,
+               "a health record counting the record too large")
+    d.stop(within=5)
+    h = [p for p in of("health") if p["records"]["too_large"] >= 1][0]
+    assert h["records"]["ring_dropped"] == 0
+    assert h["records"]["malformed"] == 0
+    assert not of("agg/10min")
+    ev = of("event")
+    assert len(ev) == 1 and ev[0]["kind"] == "dip"
+    assert ev[0]["residual_pct"] == pytest.approx(60.0, abs=0.5)
+    assert h["records"]["sent"] >= 1
 
 
 @pytest.mark.parametrize("protocol", ["3.1.1", "5"])

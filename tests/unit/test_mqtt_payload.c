@@ -1,5 +1,6 @@
 /* test_mqtt_payload.c - the JSON payloads of the MQTT forwarder: messages of
- * values and their size limit, records, and channel -> field mapping. */
+ * values and their size limit, the contract's records with the head spliced
+ * in, and the gateway's own records. */
 #include <errno.h>
 #include <math.h>
 #include <setjmp.h>
@@ -12,6 +13,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "gateway/metrology.h"
 #include "gateway/mqtt_payload.h"
 #include "pq/err.h"
 #include "pq/record.h"
@@ -128,88 +130,152 @@ static void test_values_begin_with_too_small_buffer_is_refused(void **state)
     assert_int_equal(mqtt_values_begin(&m, buf, sizeof(buf), "gw", 1, T0), -EINVAL);
 }
 
-static void test_field_index_of_channel_names_matches_record_table(void **state)
+/* A 10-min record as pq/record.c writes it: three phases and a neutral,
+ * every value v (harmonic arrays included). */
+static size_t interval_text(char *buf, size_t cap, double v)
 {
-    size_t k;
+    static struct pq_interval r;
+    double *vals = (double *) (void *) &r.freq_hz;
 
-    (void) state;
-    assert_int_equal(mqtt_payload_field_index("u_rms/b", &k), 0);
-    assert_int_equal(k, offsetof(struct pq_interval, u_rms_v[1]) / sizeof(double) -
-                            offsetof(struct pq_interval, freq_hz) / sizeof(double));
-    assert_int_equal(mqtt_payload_field_index("p/total", &k), 0);
-    assert_int_equal(k, (offsetof(struct pq_interval, p_w[3]) -
-                         offsetof(struct pq_interval, freq_hz)) /
-                            sizeof(double));
-    assert_int_equal(mqtt_payload_field_index("u_ll_rms/ca", &k), 0);
-    assert_int_equal(k, (offsetof(struct pq_interval, u_ll_rms_v[2]) -
-                         offsetof(struct pq_interval, freq_hz)) /
-                            sizeof(double));
-    assert_int_equal(mqtt_payload_field_index("freq", &k), 0);
-    assert_int_equal(k, 0);
-    assert_int_equal(mqtt_payload_field_index("u_thd_pct/a", &k), 0);
-    assert_int_equal(mqtt_payload_field_index("u_rms/x", &k), -PQ_ENOTFOUND);
-    assert_int_equal(mqtt_payload_field_index("nonsense", &k), -PQ_ENOTFOUND);
-    assert_int_equal(mqtt_payload_field_index("u_h/a/5", &k), -PQ_ENOTFOUND);
+    memset(&r, 0, sizeof(r));
+    r.agg = PQ_AGG_10MIN;
+    r.nph = 3;
+    r.has_in = 1;
+    r.count = 3000;
+    r.flags = PQ_REC_FLAGGED;
+    r.start_ns = T0 - 600000000000LL;
+    r.end_ns = T0;
+    for (size_t i = 0; i < PQ_NVALUES; i++) {
+        vals[i] = v;
+    }
+    r.u_rms_v[1] = 231.25;
+    return pq_interval_json(buf, cap, &r);
 }
 
-static void test_interval_record_has_contract_shape(void **state)
+/* The head keys come first, then the record's own text byte for byte: the
+ * numbers stay exactly as pq/ wrote them. */
+static void test_record_gets_head_keys_and_keeps_record_text_byte_for_byte(void **state)
 {
-    static double vals[PQ_NVALUES];
-    static unsigned char have[PQ_NVALUES];
-    const char *names[] = {"freq", "u_rms/a", "u_rms/b", "u_rms/c", "p/a", "p/total"};
-    const double want[] = {50.01, 230.0, 231.0, 229.5, 1000.0, 3000.0};
-    char buf[8192];
-    json_t *o, *a;
-    size_t k, n;
+    static char rec[65536], buf[65536];
+    size_t len = interval_text(rec, sizeof(rec), 1.5), n;
+    const char *body;
+    json_t *o, *orig, *a;
+    const char *key;
+    json_t *val;
 
     (void) state;
-    for (size_t i = 0; i < 6; i++) {
-        assert_int_equal(mqtt_payload_field_index(names[i], &k), 0);
-        vals[k] = want[i];
-        have[k] = 1;
-    }
-    n = mqtt_payload_interval(buf, sizeof(buf), "gw", "local", 7, T0, "10min",
-                              600000000000LL, T0, 1, vals, have);
-    assert_true(n > 0 && n < sizeof(buf));
+    assert_true(len > 0 && len < sizeof(rec));
+    n = mqtt_payload_record(buf, sizeof(buf), "gw-1", "local", 77, T0, rec, len);
+    assert_int_equal(n, strlen(buf));
+    assert_string_equal(buf + n - len + 1, rec + 1); /* after "{" all is the record's */
+    body = strstr(buf, "\"device\":\"local\",");
+    assert_non_null(body);
+    assert_ptr_equal(body + strlen("\"device\":\"local\","), buf + n - len + 1);
     o = parse(buf);
+    orig = parse(rec);
+    assert_string_equal(json_string_value(json_object_get(o, "gateway")), "gw-1");
+    assert_int_equal(json_integer_value(json_object_get(o, "seq")), 77);
+    assert_string_equal(json_string_value(json_object_get(o, "t")),
+                        "2025-11-21T13:00:00.123Z");
+    assert_string_equal(json_string_value(json_object_get(o, "device")), "local");
+    assert_int_equal(json_object_size(o), json_object_size(orig) + 4);
+    json_object_foreach(orig, key, val)
+    {
+        assert_true(json_equal(val, json_object_get(o, key)));
+    }
     assert_string_equal(json_string_value(json_object_get(o, "type")), "interval");
     assert_string_equal(json_string_value(json_object_get(o, "agg")), "10min");
-    assert_string_equal(json_string_value(json_object_get(o, "device")), "local");
-    assert_string_equal(json_string_value(json_object_get(o, "start")),
-                        "2025-11-21T12:50:00.123Z");
-    assert_string_equal(json_string_value(json_object_get(o, "end")),
-                        "2025-11-21T13:00:00.123Z");
-    assert_true(json_is_true(json_object_get(o, "flagged")));
-    assert_close(json_number_value(json_object_get(o, "freq_hz")), 50.01, 1e-9);
-    a = json_object_get(o, "u_rms_v");
+    a = json_object_get(o, "u_h_v");
     assert_int_equal(json_array_size(a), 3);
-    assert_close(json_number_value(json_array_get(a, 2)), 229.5, 1e-9);
-    a = json_object_get(o, "p_w");
-    assert_int_equal(json_array_size(a), 4); /* a, b, c, total */
-    assert_true(json_is_null(json_array_get(a, 1)));
-    assert_close(json_number_value(json_array_get(a, 3)), 3000.0, 1e-9);
-    assert_null(json_object_get(o, "q_var")); /* no value: no key */
+    assert_int_equal(json_array_size(json_array_get(a, 2)), PQ_MAX_H);
+    assert_close(json_number_value(json_array_get(json_object_get(o, "u_rms_v"), 1)),
+                 231.25, 1e-9);
     json_decref(o);
+    json_decref(orig);
 }
 
-static void test_event_record_names_value_by_kind(void **state)
+static void
+test_record_of_empty_object_is_the_head_alone_and_array_is_refused(void **state)
 {
-    char buf[1024];
+    char buf[256];
     json_t *o;
 
     (void) state;
-    assert_true(
-        mqtt_payload_event(buf, sizeof(buf), "gw", 3, T0, "dip", T0 - 1000000, 61.5) > 0);
+    assert_true(mqtt_payload_record(buf, sizeof(buf), "gw", "local", 1, T0, "{ }", 3) >
+                0);
     o = parse(buf);
-    assert_string_equal(json_string_value(json_object_get(o, "kind")), "dip");
-    assert_close(json_number_value(json_object_get(o, "residual_pct")), 61.5, 1e-9);
-    assert_string_equal(json_string_value(json_object_get(o, "start")),
-                        "2025-11-21T13:00:00.122Z");
+    assert_int_equal(json_object_size(o), 4);
     json_decref(o);
-    assert_true(mqtt_payload_event(buf, sizeof(buf), "gw", 4, T0, "swell", T0, 112) > 0);
+    /* leading whitespace before the brace is no part of the record */
+    assert_true(mqtt_payload_record(buf, sizeof(buf), "gw", "local", 1, T0,
+                                    " \n{\"a\":1}", 9) > 0);
     o = parse(buf);
-    assert_close(json_number_value(json_object_get(o, "max_pct")), 112, 1e-9);
+    assert_int_equal(json_object_size(o), 5);
+    assert_int_equal(json_integer_value(json_object_get(o, "a")), 1);
     json_decref(o);
+    assert_int_equal(
+        mqtt_payload_record(buf, sizeof(buf), "gw", "local", 1, T0, "[1]", 3), 0);
+    assert_string_equal(buf, "");
+}
+
+static void test_record_larger_than_buffer_is_not_written_and_reports_length(void **state)
+{
+    char small[64], big[256];
+    const char *rec = "{\"type\":\"event\",\"kind\":\"dip\",\"residual_pct\":60.25}";
+    size_t need;
+
+    (void) state;
+    need =
+        mqtt_payload_record(small, sizeof(small), "gw", "local", 9, T0, rec, strlen(rec));
+    assert_true(need >= sizeof(small));
+    assert_string_equal(small, "");
+    assert_int_equal(
+        mqtt_payload_record(big, sizeof(big), "gw", "local", 9, T0, rec, strlen(rec)),
+        need);
+    assert_int_equal(strlen(big), need);
+}
+
+static void
+test_record_check_reads_agg_and_refuses_what_cannot_take_the_head(void **state)
+{
+    char agg[16];
+    const char *ev = "{\"type\":\"event\",\"kind\":\"dip\"}";
+    const char *iv = "{\"type\":\"interval\",\"agg\":\"2h\"}";
+    const char *bad[] = {
+        "[1,2]",
+        "{\"type\":\"event\"",              /* cut short */
+        "{\"a\":1,\"a\":2}",                /* duplicate key */
+        "{\"type\":\"event\",\"t\":\"x\"}", /* a head key */
+        "{\"device\":\"other\"}",
+        "not json",
+    };
+
+    (void) state;
+    assert_int_equal(mqtt_payload_record_check(ev, strlen(ev), agg, sizeof(agg)), 0);
+    assert_string_equal(agg, "");
+    assert_int_equal(mqtt_payload_record_check(iv, strlen(iv), agg, sizeof(agg)), 0);
+    assert_string_equal(agg, "2h");
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(
+            mqtt_payload_record_check(bad[i], strlen(bad[i]), agg, sizeof(agg)),
+            -PQ_EFORMAT);
+    }
+}
+
+/* The largest interval record, spliced: three phases and a neutral with
+ * every value at 7 integer digits and all its decimals, fits the buffer the
+ * metrology formats into (and so the record ring's sizing). */
+static void test_record_of_largest_interval_fits_metrology_record_max(void **state)
+{
+    static char rec[1 << 17], buf[1 << 17];
+    size_t len = interval_text(rec, sizeof(rec), -1234567.891234), n;
+
+    (void) state;
+    assert_true(len < sizeof(rec));
+    n = mqtt_payload_record(buf, sizeof(buf), "a-gateway-id-of-some-length", "local",
+                            UINT64_MAX, T0, rec, len);
+    assert_true(n > 15000); /* 6 harmonic arrays of 3 x 63: the bulk */
+    assert_true(n < METROLOGY_RECORD_MAX);
 }
 
 static void test_gap_record_names_the_range(void **state)
@@ -272,9 +338,14 @@ int main(void)
         cmocka_unit_test(test_values_message_has_head_and_every_value),
         cmocka_unit_test(test_values_split_at_size_limit_keeps_every_value_in_order),
         cmocka_unit_test(test_values_begin_with_too_small_buffer_is_refused),
-        cmocka_unit_test(test_field_index_of_channel_names_matches_record_table),
-        cmocka_unit_test(test_interval_record_has_contract_shape),
-        cmocka_unit_test(test_event_record_names_value_by_kind),
+        cmocka_unit_test(test_record_gets_head_keys_and_keeps_record_text_byte_for_byte),
+        cmocka_unit_test(
+            test_record_of_empty_object_is_the_head_alone_and_array_is_refused),
+        cmocka_unit_test(
+            test_record_larger_than_buffer_is_not_written_and_reports_length),
+        cmocka_unit_test(
+            test_record_check_reads_agg_and_refuses_what_cannot_take_the_head),
+        cmocka_unit_test(test_record_of_largest_interval_fits_metrology_record_max),
         cmocka_unit_test(test_gap_record_names_the_range),
         cmocka_unit_test(test_record_larger_than_buffer_reports_needed_length),
         cmocka_unit_test(test_object_record_merges_extra_keys),
