@@ -259,7 +259,7 @@ static const struct cfg_field mqtt_fields[] = {
      .flags = CFG_RANGE,
      .min = 1024,
      .max = 1048576,
-     .def = "16KiB",
+     .def = "32KiB",
      .doc = "a message of values is split above this size; a larger record "
             "(10-min, 2-h, event) is not sent (logged, counted in health)"},
     {.key = "outbox_budget",
