@@ -1,9 +1,11 @@
 """The simulated fleet and the gateway that polls it, for the Modbus tests.
 
-fleet(tmp, extra_peers=6) starts mbsim serving config/examples/fleet.yaml's
+Fleet(tmp, extra_peers=6) builds mbsim serving config/examples/fleet.yaml's
 devices (31 RTU units on a pty pair, its 4 TCP peers, and extra_peers more
-one-meter peers), writes the config the gateway runs (fleet.yaml with the
-simulator's pty and ports, and logging.channels_file) and returns a Fleet.
+one-meter peers); start() starts it and writes the config the gateway runs
+(fleet.yaml with the simulator's pty and the ports its TCP servers bound,
+and logging.channels_file).  The TCP servers bind port 0, so the ports are
+known only once the simulator runs: start the gateway after start().
 The gateway's channels are read from that file: every channel with value,
 unit, time and quality (gateway/status.c).
 """
@@ -63,18 +65,23 @@ class Fleet:
                 img = mbsim.load_image(image_name(d))
                 punits[d["unit"]] = img
                 self.images[f"{p['name']}.{d['name']}"] = img
-            p["port"] = self.sim.tcp(punits, name=p["name"])
+            self.peer_server[p["name"]] = self.sim.tcp(punits, name=p["name"])
+            p["port"] = 0  # the port the simulator binds: set by start()
         self.cfg = cfg
         self.channels_path = self.dir / "channels.json"
         cfg.setdefault("logging", {})["channels_file"] = str(self.channels_path)
-        self.config = self.dir / "fleet-test.yaml"
-        self.write_config()
+        self.config = self.dir / "fleet-test.yaml"  # written by start()
 
     def write_config(self):
         self.config.write_text(yaml.safe_dump(self.cfg, sort_keys=False))
 
     def start(self):
         self.sim.start()
+        for p in self.cfg["peers"]:
+            server = self.peer_server.get(p["name"])
+            if server in self.sim.servers:  # (a test may replace a peer)
+                p["port"] = self.sim.port(server)
+        self.write_config()
         return self
 
     def stop(self):

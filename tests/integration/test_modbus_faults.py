@@ -46,8 +46,7 @@ def gw(tmp_path_factory):
             p["port"] = rst
     f.sim.servers.pop("mute")
     f.sim.servers.pop("rst")
-    f.write_config()
-    f.start()
+    f.start()  # writes the config, with the ports the simulator bound
     d = start_daemon(tmp, f.config)
     d.wait_for(r"started")
     f.wait(lambda c: fresh(c, "bus1.dev1/u_rms/a", 3), START_S, "first values", d)
