@@ -11,32 +11,13 @@
 
 #include "config/config.h"
 #include "config/expr.h"
+#include "config/names.h"
 #include "config/units.h"
 
 /* The rule of gateway/bus.h's bus_name_valid(), for names in the config. */
 static int channel_name_ok(const char *s)
 {
-    size_t len = strlen(s), seg = 0;
-
-    if (len == 0 || len >= 96) {
-        return 0;
-    }
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-
-        if (c == '/') {
-            if (seg == 0) {
-                return 0;
-            }
-            seg = 0;
-        } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                   (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-') {
-            seg++;
-        } else {
-            return 0;
-        }
-    }
-    return seg > 0;
+    return names_channel_valid(s, strlen(s), 95);
 }
 
 static const char *valid_channel(const void *v)

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config/names.h"
 #include "config/profile.h"
 #include "config/schema.h"
 #include "pq/err.h"
@@ -76,27 +77,7 @@ static const char *const na_names[] = {"none", "sunspec", NULL};
 
 int cfg_profile_channel_valid(const char *s)
 {
-    size_t len = strlen(s);
-    int seg = 0;
-
-    if (len == 0 || len > PROFILE_CHANNEL_MAX) {
-        return 0;
-    }
-    for (const char *c = s; *c; c++) {
-        if (*c == '/') {
-            if (seg == 0) {
-                return 0;
-            }
-            seg = 0;
-        } else if (strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-                          "_.-",
-                          *c)) {
-            seg++;
-        } else {
-            return 0;
-        }
-    }
-    return seg > 0;
+    return names_channel_valid(s, strlen(s), PROFILE_CHANNEL_MAX);
 }
 
 static const char *valid_channel(const void *v)

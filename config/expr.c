@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/names.h"
 #include "pq/err.h"
 
 enum op {
@@ -448,26 +449,7 @@ static void emit(struct parser *p, int op, unsigned n, double k, size_t pops)
 
 static int valid_channel(const char *s, size_t len)
 {
-    int seg = 0;
-
-    if (len == 0 || len >= sizeof(((struct ref *) 0)->name)) {
-        return 0;
-    }
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-
-        if (c == '/') {
-            if (seg == 0) {
-                return 0;
-            }
-            seg = 0;
-        } else if (is_name_char((unsigned char) c) || c == '-') {
-            seg++;
-        } else {
-            return 0;
-        }
-    }
-    return seg > 0;
+    return names_channel_valid(s, len, sizeof(((struct ref *) 0)->name) - 1);
 }
 
 static void emit_ref(struct parser *p, const char *name, const char *alarm, size_t pos)
@@ -512,29 +494,7 @@ static const struct func {
 
 static size_t edit_distance(const char *a, size_t la, const char *b)
 {
-    size_t lb = strlen(b), row[32];
-
-    if (la >= 31 || lb >= 31) {
-        return 99;
-    }
-    for (size_t j = 0; j <= lb; j++) {
-        row[j] = j;
-    }
-    for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
-
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j];
-            size_t best = diag + (a[i - 1] != b[j - 1]);
-
-            best = up + 1 < best ? up + 1 : best;
-            best = row[j - 1] + 1 < best ? row[j - 1] + 1 : best;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[lb];
+    return names_edit_distance(a, la, b, strlen(b));
 }
 
 static const struct func *find_func(const char *s, size_t len, const char **hint)

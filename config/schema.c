@@ -17,6 +17,7 @@
 
 #include <yaml.h>
 
+#include "config/names.h"
 #include "config/units.h"
 #include "pq/err.h"
 
@@ -218,34 +219,7 @@ static void path_pop(struct cfg_ctx *ctx, size_t len)
 /* Levenshtein distance, capped: only short keys are compared. */
 static size_t edit_distance(const char *a, const char *b)
 {
-    size_t la = strlen(a), lb = strlen(b);
-    size_t row[65];
-
-    if (la > 64 || lb > 64) {
-        return SIZE_MAX;
-    }
-    for (size_t j = 0; j <= lb; j++) {
-        row[j] = j;
-    }
-    for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
-
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j];
-            size_t best = diag + (a[i - 1] != b[j - 1]);
-
-            if (up + 1 < best) {
-                best = up + 1;
-            }
-            if (row[j - 1] + 1 < best) {
-                best = row[j - 1] + 1;
-            }
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[lb];
+    return names_edit_distance(a, strlen(a), b, strlen(b));
 }
 
 /* The closest name in a NULL-terminated list, or NULL if none is close. */

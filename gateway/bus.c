@@ -41,6 +41,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "config/names.h"
 #include "pq/err.h"
 
 #define DISPATCH_BATCH 256 /* updates copied out of the ring per lock hold */
@@ -628,35 +629,9 @@ void bus_stats(const struct bus *b, struct bus_stats *out)
     unlock_bus(b);
 }
 
-static int is_name_char(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '.' || c == '-';
-}
-
 int bus_name_valid(const char *name)
 {
-    size_t seg = 0; /* length of the current segment */
-
-    if (!name) {
-        return 0;
-    }
-    for (size_t i = 0; name[i]; i++) {
-        if (i >= BUS_NAME_MAX - 1) {
-            return 0;
-        }
-        if (name[i] == '/') {
-            if (seg == 0) {
-                return 0; /* leading or double '/' */
-            }
-            seg = 0;
-        } else if (is_name_char(name[i])) {
-            seg++;
-        } else {
-            return 0;
-        }
-    }
-    return seg > 0; /* empty name or trailing '/' */
+    return name && names_channel_valid(name, strlen(name), BUS_NAME_MAX - 1);
 }
 
 /* bus_match() walks the pattern once over a row of states: row[j] says

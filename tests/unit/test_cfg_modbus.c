@@ -11,31 +11,7 @@
 #include "config/config.h"
 #include "config/schema.h"
 #include "pq/err.h"
-
-static int load(const char *text, struct pqgate_cfg **cfg, struct cfg_diag *diag)
-{
-    void *obj = NULL;
-    int rc;
-
-    cfg_diag_init(diag);
-    rc = cfg_load(&pqgate_schema, "t.yaml", (const uint8_t *) text, strlen(text), NULL, 0,
-                  &obj, diag);
-    *cfg = obj;
-    return rc;
-}
-
-static void assert_error(const struct cfg_diag *d, const char *want)
-{
-    for (size_t i = 0; i < d->n; i++) {
-        if (strcmp(d->msgs[i], want) == 0) {
-            return;
-        }
-    }
-    for (size_t i = 0; i < d->n; i++) {
-        print_message("  have: %s\n", d->msgs[i]);
-    }
-    fail_msg("missing error: %s", want);
-}
+#include "tests/unit/cfgtest.h"
 
 static void test_cfg_modbus_defaults_keep_timing_automatic(void **state)
 {
@@ -47,12 +23,12 @@ static void test_cfg_modbus_defaults_keep_timing_automatic(void **state)
 
     (void) state;
     assert_int_equal(
-        load("gateway: {id: g}\n"
-             "buses: [{name: b, device: /dev/x, devices: [{name: m, unit: 1, "
-             "profile: generic-float32}]}]\n"
-             "peers: [{name: p, host: 127.0.0.1, devices: [{name: n, unit: 1, "
-             "profile: generic-float32}]}]\n",
-             &c, &d),
+        cfgtest_load("gateway: {id: g}\n"
+                     "buses: [{name: b, device: /dev/x, devices: [{name: m, unit: 1, "
+                     "profile: generic-float32}]}]\n"
+                     "peers: [{name: p, host: 127.0.0.1, devices: [{name: n, unit: 1, "
+                     "profile: generic-float32}]}]\n",
+                     &c, &d),
         0);
     b = CFG_AT(c->buses, struct serial_bus_cfg, 0);
     assert_int_equal(b->rts, RTS_NONE);
@@ -79,21 +55,22 @@ static void test_cfg_modbus_every_new_key_is_read(void **state)
     const struct device_cfg *dev;
 
     (void) state;
-    assert_int_equal(load("gateway: {id: g}\n"
-                          "buses:\n"
-                          "  - name: b\n"
-                          "    device: /dev/x\n"
-                          "    rts: down\n"
-                          "    rts_delay: 2ms\n"
-                          "    silent: 5ms\n"
-                          "    devices:\n"
-                          "      - {name: m, unit: 7, sunspec: auto, turnaround: 3ms,\n"
-                          "         backoff_min: 2s, backoff_max: 10min, max_regs: 40,\n"
-                          "         max_gap: 0}\n"
-                          "peers: [{name: p, host: h, warmup: 50ms, devices: [{name: n, "
-                          "unit: 0, profile: x}]}]\n",
-                          &c, &d),
-                     0);
+    assert_int_equal(
+        cfgtest_load("gateway: {id: g}\n"
+                     "buses:\n"
+                     "  - name: b\n"
+                     "    device: /dev/x\n"
+                     "    rts: down\n"
+                     "    rts_delay: 2ms\n"
+                     "    silent: 5ms\n"
+                     "    devices:\n"
+                     "      - {name: m, unit: 7, sunspec: auto, turnaround: 3ms,\n"
+                     "         backoff_min: 2s, backoff_max: 10min, max_regs: 40,\n"
+                     "         max_gap: 0}\n"
+                     "peers: [{name: p, host: h, warmup: 50ms, devices: [{name: n, "
+                     "unit: 0, profile: x}]}]\n",
+                     &c, &d),
+        0);
     b = CFG_AT(c->buses, struct serial_bus_cfg, 0);
     assert_int_equal(b->rts, RTS_DOWN);
     assert_int_equal(b->rts_delay_ns, 2000000);
@@ -117,26 +94,29 @@ static void test_cfg_modbus_bad_values_are_located_errors(void **state)
 
     (void) state;
     assert_int_equal(
-        load("gateway: {id: g}\n"
-             "buses:\n"
-             "  - name: b\n"
-             "    device: /dev/x\n"
-             "    rts: sideways\n"
-             "    devices:\n"
-             "      - {name: m, unit: 7, max_regs: 126, sunspec: yes}\n"
-             "      - {name: n, unit: 8, backoff_min: 1min, backoff_max: 1s}\n",
-             &c, &d),
+        cfgtest_load("gateway: {id: g}\n"
+                     "buses:\n"
+                     "  - name: b\n"
+                     "    device: /dev/x\n"
+                     "    rts: sideways\n"
+                     "    devices:\n"
+                     "      - {name: m, unit: 7, max_regs: 126, sunspec: yes}\n"
+                     "      - {name: n, unit: 8, backoff_min: 1min, backoff_max: 1s}\n",
+                     &c, &d),
         -PQ_ECONFIG);
     assert_null(c);
-    assert_error(&d, "t.yaml:5:10: buses[0].rts: expected one of none, up, down, got "
-                     "'sideways'");
-    assert_error(&d, "t.yaml:7:38: buses[0].devices[0].max_regs: expected an integer in "
-                     "0..125, got '126'");
-    assert_error(&d,
-                 "t.yaml:7:52: buses[0].devices[0].sunspec: expected one of off, auto, "
-                 "got 'yes'");
-    assert_error(&d, "t.yaml:8:60: buses[0].devices[1].backoff_max: backoff_max must not "
-                     "be shorter than backoff_min");
+    cfgtest_assert_error(&d,
+                         "t.yaml:5:10: buses[0].rts: expected one of none, up, down, got "
+                         "'sideways'");
+    cfgtest_assert_error(
+        &d, "t.yaml:7:38: buses[0].devices[0].max_regs: expected an integer in "
+            "0..125, got '126'");
+    cfgtest_assert_error(
+        &d, "t.yaml:7:52: buses[0].devices[0].sunspec: expected one of off, auto, "
+            "got 'yes'");
+    cfgtest_assert_error(
+        &d, "t.yaml:8:60: buses[0].devices[1].backoff_max: backoff_max must not "
+            "be shorter than backoff_min");
     cfg_diag_fini(&d);
 }
 

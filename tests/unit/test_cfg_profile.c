@@ -17,25 +17,13 @@
 #include "config/schema.h"
 #include "drivers/modbus/mb_profile.h"
 #include "pq/err.h"
+#include "tests/unit/cfgtest.h"
 
 static int parse(const char *text, struct mb_profile **out, struct cfg_diag *d)
 {
     cfg_diag_init(d);
     *out = NULL;
     return cfg_profile_parse("t.yaml", text, strlen(text), out, d);
-}
-
-static void assert_error(const struct cfg_diag *d, const char *want)
-{
-    for (size_t i = 0; i < d->n; i++) {
-        if (strcmp(d->msgs[i], want) == 0) {
-            return;
-        }
-    }
-    for (size_t i = 0; i < d->n; i++) {
-        print_message("  have: %s\n", d->msgs[i]);
-    }
-    fail_msg("missing error: %s", want);
 }
 
 #define HEAD "name: t\nsource: test document rev 1\n"
@@ -189,51 +177,62 @@ static void test_profile_errors_name_file_line_column_and_key(void **state)
               &p, &d),
         -PQ_ECONFIG);
     assert_null(p);
-    assert_error(
+    cfgtest_assert_error(
         &d, "t.yaml:7:29: points[2]: unknown key 'adress' (did you mean 'address'?)");
-    assert_error(&d,
-                 "t.yaml:7:5: points[2]: missing required key 'address' (or 'register')");
-    assert_error(&d, "t.yaml:8:15: points[3].channel: expected a channel name of 1 to 29 "
-                     "letters, digits, '_', '.' or '-' in segments separated by '/', got "
-                     "'b//c'");
-    assert_error(&d, "t.yaml:8:45: points[3].type: expected one of int16, uint16, int32, "
-                     "uint32, int64, uint64, float32, float64, bits, string, bool, got "
-                     "'int61' (did you mean 'int64'?)");
-    assert_error(&d,
-                 "t.yaml:8:32: points[3].address: expected an address in 0..65535, got "
-                 "70000");
-    assert_error(&d, "t.yaml:9:27: points[4].address: uint32 at 65535 runs past the last "
-                     "address 65535");
-    assert_error(
+    cfgtest_assert_error(
+        &d, "t.yaml:7:5: points[2]: missing required key 'address' (or 'register')");
+    cfgtest_assert_error(
+        &d, "t.yaml:8:15: points[3].channel: expected a channel name of 1 to 29 "
+            "letters, digits, '_', '.' or '-' in segments separated by '/', got "
+            "'b//c'");
+    cfgtest_assert_error(
+        &d, "t.yaml:8:45: points[3].type: expected one of int16, uint16, int32, "
+            "uint32, int64, uint64, float32, float64, bits, string, bool, got "
+            "'int61' (did you mean 'int64'?)");
+    cfgtest_assert_error(
+        &d, "t.yaml:8:32: points[3].address: expected an address in 0..65535, got "
+            "70000");
+    cfgtest_assert_error(
+        &d, "t.yaml:9:27: points[4].address: uint32 at 65535 runs past the last "
+            "address 65535");
+    cfgtest_assert_error(
         &d, "t.yaml:10:52: points[5].type: coils and discrete inputs hold type bool, got "
             "int16");
-    assert_error(&d, "t.yaml:11:28: points[6].function: function input disagrees with "
-                     "register 40010 (leave function out)");
-    assert_error(&d, "t.yaml:12:5: points[7]: a string needs its length in characters");
-    assert_error(&d,
-                 "t.yaml:13:62: points[8].counter.bits: a float counter does not wrap: "
-                 "expected 0 (or leave bits out), got 32");
-    assert_error(&d, "t.yaml:14:61: points[9].counter.bits: expected a counter width of "
-                     "1..16 bits for uint16, got 17");
-    assert_error(&d, "t.yaml:15:59: points[10].nbits: bits 12..19 do not fit one 16-bit "
-                     "register");
-    assert_error(&d,
-                 "t.yaml:16:41: points[11].register: give address or register, not both");
-    assert_error(&d,
-                 "t.yaml:17:55: points[12].scale: a scale of 0 would hide every value");
-    assert_error(&d, "t.yaml:6:15: points[1].channel: channel 'a' is already used by "
-                     "points[0]");
-    assert_error(&d, "t.yaml:6:36: points[1].address: registers 1..1 overlap those of "
-                     "points[0] ('a', 0..1); overlapping points must span the same "
-                     "registers");
-    assert_error(&d,
-                 "t.yaml:19:38: points[14].type: string spans 15 registers, more than "
-                 "max_regs 10");
-    assert_error(&d, "t.yaml:20:38: points[15].type: type bool needs a coil or discrete "
-                     "input (function coil or discrete)");
-    assert_error(&d, "t.yaml:21:28: points[16].register: expected a register number like "
-                     "40001 (4xxxx holding, 3xxxx input, 1xxxx discrete, 0xxxx coil; 6 "
-                     "digits for addresses past 9999), got 70001");
+    cfgtest_assert_error(
+        &d, "t.yaml:11:28: points[6].function: function input disagrees with "
+            "register 40010 (leave function out)");
+    cfgtest_assert_error(
+        &d, "t.yaml:12:5: points[7]: a string needs its length in characters");
+    cfgtest_assert_error(
+        &d, "t.yaml:13:62: points[8].counter.bits: a float counter does not wrap: "
+            "expected 0 (or leave bits out), got 32");
+    cfgtest_assert_error(
+        &d, "t.yaml:14:61: points[9].counter.bits: expected a counter width of "
+            "1..16 bits for uint16, got 17");
+    cfgtest_assert_error(
+        &d, "t.yaml:15:59: points[10].nbits: bits 12..19 do not fit one 16-bit "
+            "register");
+    cfgtest_assert_error(
+        &d, "t.yaml:16:41: points[11].register: give address or register, not both");
+    cfgtest_assert_error(
+        &d, "t.yaml:17:55: points[12].scale: a scale of 0 would hide every value");
+    cfgtest_assert_error(&d,
+                         "t.yaml:6:15: points[1].channel: channel 'a' is already used by "
+                         "points[0]");
+    cfgtest_assert_error(
+        &d, "t.yaml:6:36: points[1].address: registers 1..1 overlap those of "
+            "points[0] ('a', 0..1); overlapping points must span the same "
+            "registers");
+    cfgtest_assert_error(
+        &d, "t.yaml:19:38: points[14].type: string spans 15 registers, more than "
+            "max_regs 10");
+    cfgtest_assert_error(
+        &d, "t.yaml:20:38: points[15].type: type bool needs a coil or discrete "
+            "input (function coil or discrete)");
+    cfgtest_assert_error(
+        &d, "t.yaml:21:28: points[16].register: expected a register number like "
+            "40001 (4xxxx holding, 3xxxx input, 1xxxx discrete, 0xxxx coil; 6 "
+            "digits for addresses past 9999), got 70001");
     assert_int_equal(d.n, 19); /* m is fine; nothing else is reported */
     cfg_diag_fini(&d);
 }
@@ -246,17 +245,18 @@ test_profile_missing_top_keys_and_no_cross_violation_are_reported(void **state)
 
     (void) state;
     assert_int_equal(parse("nmae: x\n", &p, &d), -PQ_ECONFIG);
-    assert_error(&d, "t.yaml:1:1: unknown key 'nmae' (did you mean 'name'?)");
-    assert_error(&d, "t.yaml:1:1: missing required key 'name'");
-    assert_error(&d, "t.yaml:1:1: missing required key 'source'");
-    assert_error(&d, "t.yaml:1:1: missing required key 'points'");
+    cfgtest_assert_error(&d, "t.yaml:1:1: unknown key 'nmae' (did you mean 'name'?)");
+    cfgtest_assert_error(&d, "t.yaml:1:1: missing required key 'name'");
+    cfgtest_assert_error(&d, "t.yaml:1:1: missing required key 'source'");
+    cfgtest_assert_error(&d, "t.yaml:1:1: missing required key 'points'");
     cfg_diag_fini(&d);
     assert_int_equal(parse(HEAD "no_cross: 100\npoints:\n"
                                 "  - {channel: v, address: 99, type: float32}\n",
                            &p, &d),
                      -PQ_ECONFIG);
-    assert_error(&d, "t.yaml:5:27: points[0].address: float32 at 99 crosses the no_cross "
-                     "boundary 100");
+    cfgtest_assert_error(
+        &d, "t.yaml:5:27: points[0].address: float32 at 99 crosses the no_cross "
+            "boundary 100");
     cfg_diag_fini(&d);
     assert_int_equal(parse("name: x\nsource: y\npoints: [\n", &p, &d), -PQ_ECONFIG);
     assert_int_equal(d.n, 1);

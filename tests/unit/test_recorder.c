@@ -19,6 +19,7 @@
 #include "gateway/tzif.h"
 #include "pq/err.h"
 #include "pq/utc.h"
+#include "tests/unit/cfgtest.h"
 
 #define assert_close(got, want, tol) close_at((got), (want), (tol), __FILE__, __LINE__)
 #define MIN_NS                       (60LL * PQ_NS_PER_S)
@@ -383,31 +384,6 @@ static void test_recorder_schedules_follow_site_time_across_dst(void **state)
 
 /* ---- the recorders: section through the config loader ---- */
 
-static int load_cfg(const char *text, struct pqgate_cfg **cfg, struct cfg_diag *diag)
-{
-    void *obj = NULL;
-    int rc;
-
-    cfg_diag_init(diag);
-    rc = cfg_load(&pqgate_schema, "t.yaml", (const uint8_t *) text, strlen(text), NULL, 0,
-                  &obj, diag);
-    *cfg = obj;
-    return rc;
-}
-
-static void assert_error(const struct cfg_diag *d, const char *want)
-{
-    for (size_t i = 0; i < d->n; i++) {
-        if (strcmp(d->msgs[i], want) == 0) {
-            return;
-        }
-    }
-    for (size_t i = 0; i < d->n; i++) {
-        print_message("  have: %s\n", d->msgs[i]);
-    }
-    fail_msg("missing error: %s", want);
-}
-
 static void test_recorder_config_errors_are_located(void **state)
 {
     static const char text[] = "gateway: {id: t}\n"
@@ -429,26 +405,30 @@ static void test_recorder_config_errors_are_located(void **state)
     struct cfg_diag d;
 
     (void) state;
-    assert_int_equal(load_cfg(text, &cfg, &d), -PQ_ECONFIG);
-    assert_error(&d,
-                 "t.yaml:8:25: recorders[1].trigger.interval: expected half_cycle or a "
-                 "duration from 200ms to 31 days, got '5ms'");
-    assert_error(&d,
-                 "t.yaml:8:40: recorders[1].trigger.schedule: expected 'hourly :MM', "
-                 "'daily HH:MM', 'weekly DAY HH:MM' or 'monthly D HH:MM' (D 1..28), got "
-                 "'daily 25:00'");
-    assert_error(&d, "t.yaml:8:65: recorders[1].trigger.on_event: expected dip, swell, "
-                     "interruption, rvc or any, got 'sag'");
-    assert_error(&d, "t.yaml:10:16: recorders[2].channels[0]: expected a channel name or "
-                     "pattern (letters, digits, '_', '.', '-', '/', '*', '?'), got "
-                     "'local//x'");
-    assert_error(&d, "t.yaml:9:5: recorders[2]: recorder 'none' has no trigger: set "
-                     "interval, schedule, on_alarm, on_event or manual");
-    assert_error(&d,
-                 "t.yaml:11:12: recorders[2].value: value 'average' needs an interval "
-                 "trigger");
-    assert_error(&d, "t.yaml:14:25: recorders[3].trigger.on_alarm: no alarm is named "
-                     "'sag_a'");
+    assert_int_equal(cfgtest_load(text, &cfg, &d), -PQ_ECONFIG);
+    cfgtest_assert_error(
+        &d, "t.yaml:8:25: recorders[1].trigger.interval: expected half_cycle or a "
+            "duration from 200ms to 31 days, got '5ms'");
+    cfgtest_assert_error(
+        &d, "t.yaml:8:40: recorders[1].trigger.schedule: expected 'hourly :MM', "
+            "'daily HH:MM', 'weekly DAY HH:MM' or 'monthly D HH:MM' (D 1..28), got "
+            "'daily 25:00'");
+    cfgtest_assert_error(
+        &d, "t.yaml:8:65: recorders[1].trigger.on_event: expected dip, swell, "
+            "interruption, rvc or any, got 'sag'");
+    cfgtest_assert_error(
+        &d, "t.yaml:10:16: recorders[2].channels[0]: expected a channel name or "
+            "pattern (letters, digits, '_', '.', '-', '/', '*', '?'), got "
+            "'local//x'");
+    cfgtest_assert_error(&d,
+                         "t.yaml:9:5: recorders[2]: recorder 'none' has no trigger: set "
+                         "interval, schedule, on_alarm, on_event or manual");
+    cfgtest_assert_error(
+        &d, "t.yaml:11:12: recorders[2].value: value 'average' needs an interval "
+            "trigger");
+    cfgtest_assert_error(&d,
+                         "t.yaml:14:25: recorders[3].trigger.on_alarm: no alarm is named "
+                         "'sag_a'");
     assert_int_equal(d.n, 7);
     cfg_diag_fini(&d);
 }
@@ -462,10 +442,10 @@ static void test_recorder_config_trend_of_a_pattern_is_refused(void **state)
     struct cfg_diag d;
 
     (void) state;
-    assert_int_equal(load_cfg(text, &cfg, &d), -PQ_ECONFIG);
-    assert_error(&d,
-                 "t.yaml:3:29: trends.channels[1]: a trend needs one channel name, not "
-                 "a pattern: 'local/u_rms/*'");
+    assert_int_equal(cfgtest_load(text, &cfg, &d), -PQ_ECONFIG);
+    cfgtest_assert_error(
+        &d, "t.yaml:3:29: trends.channels[1]: a trend needs one channel name, not "
+            "a pattern: 'local/u_rms/*'");
     assert_int_equal(d.n, 1);
     cfg_diag_fini(&d);
 }

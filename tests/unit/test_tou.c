@@ -18,6 +18,7 @@
 #include "gateway/tzif.h"
 #include "pq/err.h"
 #include "pq/utc.h"
+#include "tests/unit/cfgtest.h"
 
 #define assert_close(got, want, tol) close_at((got), (want), (tol), __FILE__, __LINE__)
 
@@ -347,31 +348,6 @@ static void test_tou_demand_interval_belongs_to_its_last_instant(void **state)
 
 /* ---- the tou: section through the config loader ---- */
 
-static int load_cfg(const char *text, struct pqgate_cfg **cfg, struct cfg_diag *diag)
-{
-    void *obj = NULL;
-    int rc;
-
-    cfg_diag_init(diag);
-    rc = cfg_load(&pqgate_schema, "t.yaml", (const uint8_t *) text, strlen(text), NULL, 0,
-                  &obj, diag);
-    *cfg = obj;
-    return rc;
-}
-
-static void assert_error(const struct cfg_diag *d, const char *want)
-{
-    for (size_t i = 0; i < d->n; i++) {
-        if (strcmp(d->msgs[i], want) == 0) {
-            return;
-        }
-    }
-    for (size_t i = 0; i < d->n; i++) {
-        print_message("  have: %s\n", d->msgs[i]);
-    }
-    fail_msg("missing error: %s", want);
-}
-
 static void test_tou_config_unknown_zone_overlap_and_gap_are_located(void **state)
 {
     static const char text[] = "gateway: {id: t}\n"
@@ -395,24 +371,27 @@ static void test_tou_config_unknown_zone_overlap_and_gap_are_located(void **stat
     struct cfg_diag d;
 
     (void) state;
-    assert_int_equal(load_cfg(text, &cfg, &d), -PQ_ECONFIG);
+    assert_int_equal(cfgtest_load(text, &cfg, &d), -PQ_ECONFIG);
     assert_null(cfg);
-    assert_error(&d,
-                 "t.yaml:3:13: tou.timezone: unknown time zone 'Europe/Pariss' (not in "
-                 "the tz database)");
-    assert_error(&d, "t.yaml:4:26: tou.holidays[1]: expected a date YYYY-MM-DD, got "
-                     "'2026-02-30'");
-    assert_error(&d, "t.yaml:6:5: tou.seasons: 10-31 is in no season");
-    assert_error(&d,
-                 "t.yaml:11:29: tou.seasons[0].weekday[1].from: season 'winter' "
-                 "weekday: period 'off' (19:00-07:00) overlaps 'peak' (08:00-20:00) at "
-                 "19:00");
-    assert_error(&d, "t.yaml:10:9: tou.seasons[0].weekday: season 'winter' weekday: "
-                     "07:00-08:00 has no tariff (cover the whole day or set "
-                     "tou.default_tariff)");
-    assert_error(&d, "t.yaml:16:9: tou.seasons[1].weekday: season 'summer' weekday: "
-                     "20:00-21:00 has no tariff (cover the whole day or set "
-                     "tou.default_tariff)");
+    cfgtest_assert_error(
+        &d, "t.yaml:3:13: tou.timezone: unknown time zone 'Europe/Pariss' (not in "
+            "the tz database)");
+    cfgtest_assert_error(&d,
+                         "t.yaml:4:26: tou.holidays[1]: expected a date YYYY-MM-DD, got "
+                         "'2026-02-30'");
+    cfgtest_assert_error(&d, "t.yaml:6:5: tou.seasons: 10-31 is in no season");
+    cfgtest_assert_error(
+        &d, "t.yaml:11:29: tou.seasons[0].weekday[1].from: season 'winter' "
+            "weekday: period 'off' (19:00-07:00) overlaps 'peak' (08:00-20:00) at "
+            "19:00");
+    cfgtest_assert_error(&d,
+                         "t.yaml:10:9: tou.seasons[0].weekday: season 'winter' weekday: "
+                         "07:00-08:00 has no tariff (cover the whole day or set "
+                         "tou.default_tariff)");
+    cfgtest_assert_error(&d,
+                         "t.yaml:16:9: tou.seasons[1].weekday: season 'summer' weekday: "
+                         "20:00-21:00 has no tariff (cover the whole day or set "
+                         "tou.default_tariff)");
     cfg_diag_fini(&d);
 }
 
@@ -431,7 +410,7 @@ static void test_tou_config_default_tariff_covers_gaps(void **state)
     struct cfg_diag d;
 
     (void) state;
-    assert_int_equal(load_cfg(text, &cfg, &d), 0);
+    assert_int_equal(cfgtest_load(text, &cfg, &d), 0);
     assert_int_equal(cfg->tou.holidays.n, 1);
     assert_string_equal(CFG_AT(cfg->tou.holidays, struct tou_date_cfg, 0)->date,
                         "2026-01-26");
@@ -454,10 +433,10 @@ static void test_tou_config_overlapping_seasons_are_named(void **state)
     struct cfg_diag d;
 
     (void) state;
-    assert_int_equal(load_cfg(text, &cfg, &d), -PQ_ECONFIG);
-    assert_error(&d,
-                 "t.yaml:6:23: tou.seasons[1].from: season 'b' overlaps season 'a' on "
-                 "06-30");
+    assert_int_equal(cfgtest_load(text, &cfg, &d), -PQ_ECONFIG);
+    cfgtest_assert_error(
+        &d, "t.yaml:6:23: tou.seasons[1].from: season 'b' overlaps season 'a' on "
+            "06-30");
     cfg_diag_fini(&d);
 }
 
