@@ -290,11 +290,22 @@ class Mosquitto:
 
     def start(self):
         assert self.proc is None or self.proc.poll() is not None
-        self.proc = subprocess.Popen([MOSQUITTO_BIN, "-c", str(self.conf)],
-                                     stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
-        if not wait_accepting(self.port, proc=self.proc):
+        first = self.proc is None
+        for attempt in range(3):
+            self.proc = subprocess.Popen([MOSQUITTO_BIN, "-c", str(self.conf)],
+                                         stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.DEVNULL)
+            ok = wait_accepting(self.port, proc=self.proc)
+            if ok or not first or self.proc.poll() is None or attempt == 2:
+                break
+            # exited at once: the free port was taken before mosquitto bound
+            # it (another process on a busy machine).  No client knows this
+            # port yet: take another.
+            self.proc.wait()
+            self.port = free_port()
+            self._write_conf()
+        if not ok:
             log = self.log_path.read_text() if self.log_path.exists() else ""
             pytest.fail(f"mosquitto did not accept on port {self.port}:\n{log}",
                         pytrace=False)

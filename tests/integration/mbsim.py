@@ -32,8 +32,9 @@ energy, a uint16) every period, so tests see live updates.
 Library:
     sim = Sim(tmpdir)
     gw_tty = sim.serial({1: image, 2: image})       # RTU units on a pty pair
-    port = sim.tcp({1: image})                      # a TCP peer
+    name = sim.tcp({1: image})                      # a TCP peer
     sim.start()
+    port = sim.port(name)        # the port it bound: known once started
     sim.set_fault("serial", 7, "silent")
     ...
     sim.stop()
@@ -42,7 +43,11 @@ Command line (the demo runs this):
     mbsim.py --demo DIR             a few RTU units on DIR/ttyS-gw, TCP peers
                                     on 127.0.0.1:5020 and :5021; runs until
                                     SIGTERM or SIGINT; writes DIR/mbsim.pid
-    mbsim.py --dir DIR --rtu 1-31:generic-float32 --tcp 5020:1-3:generic-float32
+    mbsim.py --dir DIR --rtu 1-31:generic-float32 --tcp 0:1-3:generic-float32
+
+TCP port 0 (and the library's default) lets the system choose a free port
+as the server binds it, so no other process can take it between a choice
+and the bind; the ports bound are printed on the "mbsim: serving" line.
 
 Only the standard library, pymodbus, pyserial(-asyncio) and socat.
 Everything listens on 127.0.0.1 only.
@@ -234,12 +239,6 @@ class _Silent:
         self.thread.join(2)
 
 
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def wait_accepting(port, timeout=10.0):
     deadline = time.monotonic() + timeout
     while True:
@@ -279,11 +278,22 @@ class Sim:
         return str(s.path)
 
     def tcp(self, units, name=None, port=None):
-        """A TCP peer on 127.0.0.1 serving units; returns its port."""
+        """A TCP peer on 127.0.0.1 serving units; returns its name.  With no
+        port (or 0) the server binds port 0 at start(): the system picks a
+        free port atomically with the bind (no window in which another
+        process could take it); port(name) says which, after start()."""
         s = _Server("tcp", {u: _unit(u, x) for u, x in units.items()})
-        s.port = port or free_port()
-        self.servers[name or f"tcp{s.port}"] = s
-        return s.port
+        s.port = port or 0
+        name = name or (f"tcp{port}" if port else f"tcp-{len(self.servers)}")
+        self.servers[name] = s
+        return name
+
+    def port(self, name):
+        """The TCP port server name listens on (after start())."""
+        p = self.servers[name].port
+        if not p:
+            raise RuntimeError(f"{name}: not started, no port yet")
+        return p
 
     def tcp_blackhole(self):
         p = _Silent("blackhole")
@@ -304,7 +314,7 @@ class Sim:
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
         for s in self.servers.values():
-            asyncio.run_coroutine_threadsafe(self._serve(s), self.loop).result(10)
+            asyncio.run_coroutine_threadsafe(self._serve(s), self.loop).result(30)
         for s in self.servers.values():
             if s.kind == "tcp":
                 wait_accepting(s.port)
@@ -347,8 +357,15 @@ class Sim:
                 address=("127.0.0.1", s.port), allow_reuse_address=True,
                 ignore_missing_slaves=True, response_manipulator=s.manipulate,
                 loop=asyncio.get_running_loop())
-            asyncio.get_running_loop().create_task(s.server.serve_forever())
-            await s.server.serving
+            task = asyncio.get_running_loop().create_task(s.server.serve_forever())
+            await asyncio.wait({task, s.server.serving},
+                               return_when=asyncio.FIRST_COMPLETED)
+            if not s.server.serving.done():
+                s.server = None
+                task.result()  # the bind's error (a fixed port in use): raise it
+                raise RuntimeError("the TCP server ended before serving")
+            # the port bound (port 0: the one the system chose)
+            s.port = s.server.server.sockets[0].getsockname()[1]
 
     def stop(self):
         self._stop_live.set()
