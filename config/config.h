@@ -559,9 +559,9 @@ enum log_target_cfg {
 };
 
 struct logging_cfg {
-    int level;          /* syslog level, LOG_EMERG..LOG_DEBUG */
-    int target;         /* enum log_target_cfg */
-    int64_t summary_ns; /* log the live values this often; 0: never */
+    int level;           /* syslog level, LOG_EMERG..LOG_DEBUG */
+    int target;          /* enum log_target_cfg */
+    int64_t summary_ns;  /* log the live values this often; 0: never */
     char *channels_file; /* every channel as JSON, each second; "": none */
 };
 
@@ -638,7 +638,7 @@ struct mqtt_tls_cfg {
 };
 
 struct mqtt_publish_cfg {
-    char *channels; /* bus pattern, as "local/u_rms/a" or with wildcards */
+    char *channels;      /* bus pattern, as "local/u_rms/a" or with wildcards */
     int64_t interval_ns; /* 0: every update (on change) */
 };
 

@@ -8,9 +8,9 @@
 #include <string.h>
 
 #include "config/config.h"
+#include "config/expr.h"
 #include "config/log.h"
 #include "gateway/bus.h"
-#include "config/expr.h"
 #include "gateway/loop.h"
 #include "pq/err.h"
 

@@ -12,10 +12,10 @@
 #include <time.h>
 
 #include "config/config.h"
+#include "config/expr.h"
 #include "config/log.h"
 #include "gateway/alarm.h"
 #include "gateway/bus.h"
-#include "config/expr.h"
 #include "pq/err.h"
 
 #define RUN_S 0.5

@@ -40,7 +40,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
     cfg_diag_init(&diag);
-    if (cfg_load(&pqgate_schema, "fuzz.yaml", data, cfg_len, sets, nsets, &obj, &diag) == 0) {
+    if (cfg_load(&pqgate_schema, "fuzz.yaml", data, cfg_len, sets, nsets, &obj, &diag) ==
+        0) {
         cfg_free(&pqgate_schema, obj);
     }
     cfg_diag_fini(&diag);

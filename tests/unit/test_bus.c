@@ -801,7 +801,7 @@ static void test_bus_queue_overflow_counts_dropped_and_keeps_latest(void **state
     assert_int_equal(st.delivered, 3);
     assert_int_equal(st.resent, 1);
     assert_int_equal(st.queued, 0);
-    assert_int_equal(bus_dispatch(b, 0), 0); /* re-sent once only */
+    assert_int_equal(bus_dispatch(b, 0), 0);           /* re-sent once only */
     assert_int_equal(bus_publish(b, 0, 6.0, 6, 0), 0); /* room again */
     test_free(r);
     bus_free(b);
@@ -819,8 +819,8 @@ static void test_bus_dropped_channel_later_queued_is_not_resent_twice(void **sta
     assert_int_equal(bus_publish(b, 0, 1.0, 1, 0), 0);
     assert_int_equal(bus_publish(b, 0, 2.0, 2, 0), 0);
     assert_int_equal(bus_publish(b, 0, 3.0, 3, 0), -PQ_EFULL); /* lost */
-    assert_int_equal(bus_dispatch(b, 1), 1);                    /* room for one */
-    assert_int_equal(bus_publish(b, 0, 4.0, 4, 0), 0);          /* carries the latest */
+    assert_int_equal(bus_dispatch(b, 1), 1);                   /* room for one */
+    assert_int_equal(bus_publish(b, 0, 4.0, 4, 0), 0);         /* carries the latest */
     assert_int_equal(bus_dispatch(b, 0), 2);
     assert_int_equal(r->n, 3);
     assert_close(r->v[0].value, 1.0, 0.0);
@@ -828,7 +828,8 @@ static void test_bus_dropped_channel_later_queued_is_not_resent_twice(void **sta
     assert_close(r->v[2].value, 4.0, 0.0);
     bus_stats(b, &st);
     assert_int_equal(st.resent, 0);
-    for (int i = 0; i < 50; i++) { /* drop and queue again and again: list stays bounded */
+    for (int i = 0; i < 50;
+         i++) { /* drop and queue again and again: list stays bounded */
         (void) bus_publish(b, 0, 10.0 + i, 10 + i, 0);
         if (i % 3 == 0) {
             bus_dispatch(b, 1);

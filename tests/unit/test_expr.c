@@ -11,8 +11,8 @@
 
 #include <cmocka.h>
 
-#include "gateway/bus.h"
 #include "config/expr.h"
+#include "gateway/bus.h"
 #include "pq/err.h"
 
 #define assert_close(got, want, tol) close_at((got), (want), (tol), __FILE__, __LINE__)
