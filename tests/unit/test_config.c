@@ -762,6 +762,43 @@ static void test_diag_keeps_at_most_the_limit_and_counts_the_rest(void **state)
     free(text);
 }
 
+static void test_io_wages_and_pulse_output_errors_are_located(void **state)
+{
+    static const char text[] =
+        "gateway: {id: t}\n"
+        "io:\n"
+        "  backend: sim\n"
+        "  inputs: [{name: di1}]\n"
+        "  outputs: [{name: di1}]\n"
+        "wages:\n"
+        "  - {name: gas, kind: gas, input: di9, weight: 0.01, unit: kg}\n"
+        "  - {name: steam, kind: steam, channel: \"a//b\", unit: kg}\n"
+        "  - {name: water, kind: water, input: di1, channel: x/y, "
+        "unit: l, weight: 1}\n"
+        "pulse_outputs:\n"
+        "  - {name: ky, output: relay9, channel: local/e, weight: 1}\n";
+    struct pqgate_cfg *cfg = NULL;
+    struct cfg_diag d;
+
+    (void) state;
+    assert_int_equal(cfgtest_load(text, &cfg, &d), -PQ_ECONFIG);
+    cfgtest_assert_error(
+        &d, "t.yaml:5:20: io.outputs[0].name: io name 'di1' is already used");
+    cfgtest_assert_error(
+        &d, "t.yaml:7:60: wages[0].unit: gas is counted in m3 or Nm3, not 'kg'");
+    cfgtest_assert_error(&d,
+                         "t.yaml:8:41: wages[1].channel: expected a channel name like "
+                         "bus1.gas/volume_m3 (letters, digits, '_', '.', '-' in "
+                         "segments separated by '/'), got 'a//b'");
+    cfgtest_assert_error(&d, "t.yaml:9:39: wages[2].input: give exactly one of input (a "
+                             "pulse input) and channel (a total read elsewhere)");
+    cfgtest_assert_error(&d, "t.yaml:7:35: wages[0].input: no input 'di9' in io.inputs");
+    cfgtest_assert_error(&d,
+                         "t.yaml:11:24: pulse_outputs[0].output: no output 'relay9' in "
+                         "io.outputs");
+    cfg_diag_fini(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -803,6 +840,7 @@ int main(void)
         cmocka_unit_test(test_schema_range_errors_print_limits_in_the_fields_unit),
         cmocka_unit_test(test_schema_selftest_finds_bad_tables),
         cmocka_unit_test(test_diag_keeps_at_most_the_limit_and_counts_the_rest),
+        cmocka_unit_test(test_io_wages_and_pulse_output_errors_are_located),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
