@@ -15,6 +15,7 @@
 #include "gateway/bus.h"
 #include "gateway/vchan.h"
 #include "pq/err.h"
+#include "tests/unit/cfgtest.h"
 
 #define S  1000000000LL
 #define T0 1700000000000000000LL
@@ -58,18 +59,13 @@ static void drain(void)
 static void start(const char *yaml)
 {
     struct cfg_diag diag;
-    void *obj = NULL;
-    int rc;
+    int rc = cfgtest_load(yaml, &fx.cfg, &diag);
 
-    cfg_diag_init(&diag);
-    rc = cfg_load(&pqgate_schema, "test.yaml", (const uint8_t *) yaml, strlen(yaml), NULL,
-                  0, &obj, &diag);
     if (rc != 0) {
         cfg_diag_print(&diag, stderr);
     }
     cfg_diag_fini(&diag);
     assert_int_equal(rc, 0);
-    fx.cfg = obj;
     assert_int_equal(bus_new(1024, 65536, &fx.bus), 0);
     assert_int_equal(vchans_new(fx.cfg, fx.bus, NULL, &fx.vs), 0);
 }
