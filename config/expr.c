@@ -305,6 +305,11 @@ static void lex_number(struct parser *p)
         }
         p->num *= scale;
     }
+    if (!isfinite(p->num)) {
+        p->tok = T_BAD;
+        fail_at(p, p->pos, "number out of range");
+        return;
+    }
     p->tlen = i - p->pos;
     p->pos = i;
 }
@@ -390,7 +395,7 @@ static void next(struct parser *p)
             return;
         }
     }
-    if (strchr("+-*/%^<>!?:(),", c)) {
+    if (c != '\0' && strchr("+-*/%^<>!?:(),", c)) { /* strchr finds the NUL */
         p->op[0] = (char) c;
         p->op[1] = '\0';
         p->tok = T_OP;

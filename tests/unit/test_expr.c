@@ -273,6 +273,24 @@ static void test_expr_errors_name_the_column_and_what(void **state)
     expect_error("1 and", 6, "ends where a value");
 }
 
+/* A literal beyond the range of a double, alone or with its unit prefix, is
+ * an error rather than an infinity; a NUL byte inside the source (YAML's
+ * "\0") is an unexpected byte, not an operator. */
+static void test_expr_out_of_range_numbers_and_nul_bytes_are_errors(void **state)
+{
+    static const char nul[] = "1 \0 2";
+    struct expr *e = NULL;
+    struct expr_error err;
+
+    (void) state;
+    expect_error("x + 1e999", 5, "number out of range");
+    expect_error("1e308GW", 1, "number out of range");
+    assert_int_equal(expr_compile(nul, sizeof(nul) - 1, &e, &err), -PQ_ECONFIG);
+    assert_null(e);
+    assert_int_equal(err.col, 3);
+    assert_string_equal(err.msg, "unexpected byte 0x00");
+}
+
 static void test_expr_deep_nesting_is_an_error_not_a_crash(void **state)
 {
     char src[2 * EXPR_MAX_DEPTH + 8];
@@ -317,6 +335,7 @@ int main(void)
         cmocka_unit_test(test_expr_integrate_ramp_is_exact_and_skips_nan),
         cmocka_unit_test(test_expr_rate_of_a_ramp_is_its_slope),
         cmocka_unit_test(test_expr_errors_name_the_column_and_what),
+        cmocka_unit_test(test_expr_out_of_range_numbers_and_nul_bytes_are_errors),
         cmocka_unit_test(test_expr_deep_nesting_is_an_error_not_a_crash),
         cmocka_unit_test(test_expr_unit_factor_converts_within_a_dimension),
     };
