@@ -27,6 +27,20 @@ int cfgtest_load(const char *text, struct pqgate_cfg **cfg, struct cfg_diag *dia
     return cfgtest_load_sets(text, NULL, 0, cfg, diag);
 }
 
+struct pqgate_cfg *cfgtest_load_ok(const char *text)
+{
+    struct pqgate_cfg *cfg;
+    struct cfg_diag diag;
+    int rc = cfgtest_load(text, &cfg, &diag);
+
+    for (size_t i = 0; i < diag.n; i++) {
+        print_message("  config: %s\n", diag.msgs[i]);
+    }
+    cfg_diag_fini(&diag);
+    assert_int_equal(rc, 0);
+    return cfg;
+}
+
 void cfgtest_assert_error(const struct cfg_diag *d, const char *want)
 {
     for (size_t i = 0; i < d->n; i++) {

@@ -12,6 +12,10 @@ int cfgtest_load(const char *text, struct pqgate_cfg **cfg, struct cfg_diag *dia
 int cfgtest_load_sets(const char *text, const char *const *sets, size_t nsets,
                       struct pqgate_cfg **cfg, struct cfg_diag *diag);
 
+/* Load text that must be valid: the config, or the test fails with every
+ * message printed. */
+struct pqgate_cfg *cfgtest_load_ok(const char *text);
+
 /* Fail the test unless diag holds exactly the message want (every message
  * it does hold is printed). */
 void cfgtest_assert_error(const struct cfg_diag *d, const char *want);

@@ -48,14 +48,7 @@ static void drain(void)
 /* Load YAML text and start alarms on a fresh bus. */
 static void start(const char *yaml)
 {
-    struct cfg_diag diag;
-    int rc = cfgtest_load(yaml, &fx.cfg, &diag);
-
-    if (rc != 0) {
-        cfg_diag_print(&diag, stderr);
-    }
-    cfg_diag_fini(&diag);
-    assert_int_equal(rc, 0);
+    fx.cfg = cfgtest_load_ok(yaml);
     assert_int_equal(bus_new(4096, 65536, &fx.bus), 0);
     assert_int_equal(alarms_new(fx.cfg, fx.bus, NULL, &fx.as), 0);
     drain();

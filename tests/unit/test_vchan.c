@@ -58,14 +58,7 @@ static void drain(void)
 
 static void start(const char *yaml)
 {
-    struct cfg_diag diag;
-    int rc = cfgtest_load(yaml, &fx.cfg, &diag);
-
-    if (rc != 0) {
-        cfg_diag_print(&diag, stderr);
-    }
-    cfg_diag_fini(&diag);
-    assert_int_equal(rc, 0);
+    fx.cfg = cfgtest_load_ok(yaml);
     assert_int_equal(bus_new(1024, 65536, &fx.bus), 0);
     assert_int_equal(vchans_new(fx.cfg, fx.bus, NULL, &fx.vs), 0);
 }
