@@ -287,7 +287,7 @@ int trend_add(struct trend *t, double v, int64_t t_ns)
 {
     int mask;
 
-    if (isnan(v)) {
+    if (!isfinite(v)) { /* one infinity would make every later sum NaN */
         return 0;
     }
     if (t->key[TREND_HOUR] != INT64_MIN &&

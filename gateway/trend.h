@@ -80,10 +80,10 @@ struct trend_forecast {
 
 void trend_init(struct trend *t);
 
-/* Fold in value v stamped t_ns (NaN is ignored).  Values must come in time
- * order; an older value than the period in progress is dropped (returns
- * -1).  Returns a bit mask of the periods completed by this call
- * (1 << enum trend_period), so the caller can publish and persist. */
+/* Fold in value v stamped t_ns (NaN and infinities are ignored).  Values must come in
+ * time order; an older value than the period in progress is dropped (returns -1). Returns
+ * a bit mask of the periods completed by this call (1 << enum trend_period), so the
+ * caller can publish and persist. */
 int trend_add(struct trend *t, double v, int64_t t_ns);
 
 /* Complete the periods that ended at or before now_ns without a newer value

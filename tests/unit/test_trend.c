@@ -324,6 +324,30 @@ static void test_trend_forecast_beats_persistence_on_a_weekly_profile(void **sta
     test_free(t);
 }
 
+/* A value that is not finite (a division by zero in a virtual channel) is
+ * left out: the hour's statistics are those of the others. */
+static void test_trend_infinite_and_nan_values_are_ignored(void **state)
+{
+    struct trend *t = new_trend();
+    struct trend_stat h[1];
+    int64_t t0 = utc_ns(2026, 3, 2, 10);
+
+    (void) state;
+    assert_int_equal(trend_add(t, 1.0, t0 + 1), 0);
+    assert_int_equal(trend_add(t, INFINITY, t0 + 2), 0);
+    assert_int_equal(trend_add(t, -INFINITY, t0 + 3), 0);
+    assert_int_equal(trend_add(t, NAN, t0 + 4), 0);
+    assert_int_equal(trend_add(t, 3.0, t0 + 5), 0);
+    assert_int_equal(trend_add(t, 5.0, t0 + HOUR + 1), 1 << TREND_HOUR);
+    assert_int_equal(trend_history(t, TREND_HOUR, h, 1), 1);
+    assert_int_equal(h[0].n, 2);
+    assert_close(h[0].mean, 2.0, 1e-12);
+    assert_close(h[0].min, 1.0, 0);
+    assert_close(h[0].max, 3.0, 0);
+    assert_close(trend_stat_sd(&h[0]), 1.0, 1e-12); /* population SD */
+    test_free(t);
+}
+
 static void test_trend_forecast_without_history_is_nan(void **state)
 {
     struct trend *t = new_trend();
@@ -349,6 +373,7 @@ int main(void)
         cmocka_unit_test(test_trend_weeks_start_monday_and_rings_keep_the_newest),
         cmocka_unit_test(test_trend_state_survives_save_and_load),
         cmocka_unit_test(test_trend_forecast_beats_persistence_on_a_weekly_profile),
+        cmocka_unit_test(test_trend_infinite_and_nan_values_are_ignored),
         cmocka_unit_test(test_trend_forecast_without_history_is_nan),
     };
 
