@@ -135,7 +135,7 @@ void tou_register_update(struct tou_register *r, const struct tou_calendar *c,
     double frac[TOU_MAX_TARIFFS];
     double delta = value - r->last;
 
-    if (isnan(value)) {
+    if (!isfinite(value)) { /* an infinity would stay in the register for good */
         return;
     }
     if (!r->primed || delta < 0 || t_ns < r->last_ns) {
@@ -172,7 +172,7 @@ void tou_demand_update(struct tou_demand *d, const struct tou_calendar *c, doubl
 {
     int k = tou_at(c, t_ns - 1, NULL);
 
-    if (k < 0 || k >= c->ntariffs || isnan(value)) {
+    if (k < 0 || k >= c->ntariffs || !isfinite(value)) {
         return;
     }
     if (isnan(d->max[k]) || value > d->max[k]) {

@@ -325,6 +325,33 @@ static void test_tou_register_ignores_counter_reset_and_first_reading(void **sta
     tzif_free(z);
 }
 
+/* A reading that is not finite is skipped: it neither poisons a register
+ * nor becomes a maximum demand. */
+static void test_tou_register_and_demand_skip_infinite_and_nan_readings(void **state)
+{
+    struct tzif *z = load("UTC");
+    struct tou_calendar c;
+    struct tou_register r;
+    struct tou_demand d;
+    int64_t t = utc_ns(2026, 3, 30, 9, 0); /* Monday, peak */
+
+    (void) state;
+    calendar(&c, z);
+    memset(&r, 0, sizeof(r));
+    tou_demand_init(&d);
+    tou_register_update(&r, &c, 1000.0, t);
+    tou_register_update(&r, &c, INFINITY, t + 60 * PQ_NS_PER_S);
+    tou_register_update(&r, &c, NAN, t + 90 * PQ_NS_PER_S);
+    tou_register_update(&r, &c, 1001.0, t + 120 * PQ_NS_PER_S);
+    assert_close(r.per_tariff[PEAK], 1.0, 1e-12);
+    tou_demand_update(&d, &c, 40.0, t);
+    tou_demand_update(&d, &c, INFINITY, t + 15 * 60 * PQ_NS_PER_S);
+    tou_demand_update(&d, &c, NAN, t + 30 * 60 * PQ_NS_PER_S);
+    assert_close(d.max[PEAK], 40.0, 0);
+    assert_true(d.t_max_ns[PEAK] == t);
+    tzif_free(z);
+}
+
 static void test_tou_demand_interval_belongs_to_its_last_instant(void **state)
 {
     struct tzif *z = load("UTC");
@@ -453,6 +480,7 @@ int main(void)
         cmocka_unit_test(test_tou_gap_goes_to_default_or_none),
         cmocka_unit_test(test_tou_split_refuses_backwards_and_overlong_spans),
         cmocka_unit_test(test_tou_register_ignores_counter_reset_and_first_reading),
+        cmocka_unit_test(test_tou_register_and_demand_skip_infinite_and_nan_readings),
         cmocka_unit_test(test_tou_demand_interval_belongs_to_its_last_instant),
         cmocka_unit_test(test_tou_config_unknown_zone_overlap_and_gap_are_located),
         cmocka_unit_test(test_tou_config_default_tariff_covers_gaps),
