@@ -1063,7 +1063,7 @@ static double fold(int op, const double *v, size_t n)
  * sample is left out (the next valid one starts a new trapezoid). */
 static double integrate(struct site *s, double x, int64_t t)
 {
-    if (isnan(x)) {
+    if (!isfinite(x)) { /* a gap: an infinity would stay in the total */
         s->have = 0;
         return s->acc;
     }

@@ -17,7 +17,7 @@
  *
  * Values carry the quality bits of gateway/bus.h: a result's quality is the
  * OR of the qualities of the values it was computed from, and a NaN input
- * gives NaN (integrate() skips NaN samples).
+ * gives NaN (integrate() skips NaN and infinite samples).
  *
  * Pure: no I/O, no globals; a program belongs to one thread.
  */

@@ -210,7 +210,7 @@ static void test_expr_integrate_constant_2kw_for_1h_is_2kwh(void **state)
 /* The trapezoidal rule is exact for a ramp: integral of 10 t over 0..60 s
  * is 5 t^2 = 18000, with uneven steps; a NaN sample leaves one interval
  * out. */
-static void test_expr_integrate_ramp_is_exact_and_skips_nan(void **state)
+static void test_expr_integrate_ramp_is_exact_and_skips_nan_and_infinity(void **state)
 {
     struct expr *e = compile_ok("integrate(x)");
     struct expr_value ref = {0}, out = {0};
@@ -234,6 +234,12 @@ static void test_expr_integrate_ramp_is_exact_and_skips_nan(void **state)
     expr_eval(e, &ref, 2000000000LL, &out);
     expr_eval(e, &ref, 3000000000LL, &out);
     assert_close(out.value, 1.0, 1e-12); /* 2..3 s only */
+    ref.value = INFINITY;                /* a division by zero upstream: a gap like NaN */
+    expr_eval(e, &ref, 4000000000LL, &out);
+    ref.value = 1.0;
+    expr_eval(e, &ref, 5000000000LL, &out);
+    expr_eval(e, &ref, 6000000000LL, &out);
+    assert_close(out.value, 2.0, 1e-12); /* and 5..6 s */
     expr_free(e);
 }
 
@@ -332,7 +338,7 @@ int main(void)
         cmocka_unit_test(test_expr_stack_depth_is_the_maximum_needed),
         cmocka_unit_test(test_expr_quality_is_the_or_of_the_inputs_and_nan_propagates),
         cmocka_unit_test(test_expr_integrate_constant_2kw_for_1h_is_2kwh),
-        cmocka_unit_test(test_expr_integrate_ramp_is_exact_and_skips_nan),
+        cmocka_unit_test(test_expr_integrate_ramp_is_exact_and_skips_nan_and_infinity),
         cmocka_unit_test(test_expr_rate_of_a_ramp_is_its_slope),
         cmocka_unit_test(test_expr_errors_name_the_column_and_what),
         cmocka_unit_test(test_expr_out_of_range_numbers_and_nul_bytes_are_errors),
