@@ -251,10 +251,11 @@ static void on_value(void *ctx, int ch, const struct bus_value *v)
 static void on_record_command(void *ctx, int ch, const struct bus_value *v)
 {
     struct reccomp *c = ctx;
-    int k = (int) v->value;
+    /* range-checked as a double: (int) of 1e30 is undefined (INT_MIN on x86) */
+    int k = v->value >= 0 && v->value < (double) c->nrec ? (int) v->value : -1;
 
     (void) ch;
-    if (!(v->value >= 0) || k >= c->nrec || !c->rec[k].cfg->trigger.manual) {
+    if (k < 0 || !c->rec[k].cfg->trigger.manual) {
         LOGF(LOG_WARNING, "recorder",
              "record command %g: no manual recorder with that index", v->value);
         return;

@@ -15,6 +15,8 @@
 
 #include "config/config.h"
 #include "gateway/bus.h"
+#include "gateway/daemon.h"
+#include "gateway/loop.h"
 #include "gateway/recorder.h"
 #include "gateway/tzif.h"
 #include "pq/err.h"
@@ -450,6 +452,39 @@ static void test_recorder_config_trend_of_a_pattern_is_refused(void **state)
     cfg_diag_fini(&d);
 }
 
+/* gateway/command/record with a value that is no recorder's index (out of
+ * range, far out of int's range, NaN) is refused with a warning, never
+ * read as an index. */
+static void test_recorder_command_out_of_range_is_refused_not_a_crash(void **state)
+{
+    static const double bad[] = {1e30, -1e30, 2.0, -1.0, NAN, INFINITY};
+    struct gw gw;
+    void *rc = NULL;
+    int ch;
+
+    (void) state;
+    memset(&gw, 0, sizeof(gw));
+    gw.cfg = cfgtest_load_ok("gateway: {id: t}\n"
+                             "recorders:\n"
+                             "  - name: m\n"
+                             "    channels: [local/u_rms/a]\n"
+                             "    trigger: {manual: true, duration: 0s}\n");
+    assert_int_equal(bus_new(1024, 4096, &gw.bus), 0);
+    assert_int_equal(loop_new(&gw.loop), 0);
+    assert_int_equal(recorder_component.start(&gw, &rc), 0);
+    ch = bus_find(gw.bus, "gateway/command/record");
+    assert_true(ch >= 0);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(bus_publish(gw.bus, ch, bad[i], 1, 0), 0);
+        while (bus_dispatch(gw.bus, 0) > 0) {
+        }
+    }
+    recorder_component.stop(rc);
+    loop_free(gw.loop);
+    bus_free(gw.bus);
+    pqgate_cfg_free((struct pqgate_cfg *) gw.cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -466,6 +501,7 @@ int main(void)
         cmocka_unit_test(test_recorder_schedules_follow_site_time_across_dst),
         cmocka_unit_test(test_recorder_config_errors_are_located),
         cmocka_unit_test(test_recorder_config_trend_of_a_pattern_is_refused),
+        cmocka_unit_test(test_recorder_command_out_of_range_is_refused_not_a_crash),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
