@@ -66,6 +66,7 @@ struct records {
     size_t peak;
     uint64_t posted, delivered, dropped, too_large;
     size_t nlive;
+    size_t nslots; /* nsubs, for records_stats() */
 
     /* Set once. */
     unsigned char *ring;
@@ -294,6 +295,7 @@ int records_subscribe(struct records *r, const char *type, records_fn cb, void *
     r->nsubs++;
     lock_records(r);
     r->nlive++;
+    r->nslots = r->nsubs;
     unlock_records(r);
     return s->id;
 }
@@ -409,6 +411,6 @@ void records_stats(const struct records *r, struct records_stats *out)
     out->peak_bytes = r->peak;
     out->cap_bytes = r->cap;
     out->subscriptions = r->nlive;
+    out->sub_slots = r->nslots;
     unlock_records(r);
-    out->sub_slots = r->nsubs; /* main loop only, as the table */
 }
