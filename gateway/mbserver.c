@@ -416,12 +416,18 @@ static struct pending *alloc_pending(struct mbsrv *s)
 /* Functions the gateway forwards: the reads, the writes (after the ACL) and
  * read device identification (43/14).  Diagnostics (8), which can restart
  * a device, and the serial-line-only functions are not forwarded. */
-static int forwardable(uint8_t fn)
+static int forwardable(const uint8_t *pdu, size_t len)
 {
-    static const uint8_t ok[] = {1, 2, 3, 4, 5, 6, 15, 16, 22, 23, 43};
+    static const uint8_t ok[] = {1, 2, 3, 4, 5, 6, 15, 16, 22, 23};
 
+    /* 43 only as MEI type 14, read device identification (Application
+     * Protocol V1.1b3, 6.21); MEI 13 (CANopen general reference, Annex B)
+     * can write objects and has no span the access list could check. */
+    if (pdu[0] == 43) {
+        return len >= 2 && pdu[1] == 0x0E;
+    }
     for (size_t i = 0; i < sizeof(ok); i++) {
-        if (ok[i] == fn) {
+        if (ok[i] == pdu[0]) {
             return 1;
         }
     }
@@ -478,7 +484,7 @@ static void serve_gateway(struct mbsrv *s, struct client *c, uint16_t tid, uint8
         put_exception(s, c, tid, unit, fn, (uint8_t) rc);
         return;
     }
-    if (!forwardable(fn)) {
+    if (!forwardable(pdu, len)) {
         put_exception(s, c, tid, unit, fn, MB_EX_ILLEGAL_FUNCTION);
         return;
     }
