@@ -1016,11 +1016,14 @@ int mbsrv_print_map(FILE *f, const struct pqgate_cfg *cfg, const char *config_pa
     if (!cfg) {
         return 0;
     }
-    units = calloc(cfg->buses.n * 31 + cfg->peers.n * 247 + 1, sizeof(int));
+    for (size_t i = 0; i < cfg->buses.n + cfg->peers.n; i++) {
+        n += port_devices(cfg, i, &port)->n;
+    }
+    units = calloc(n + 1, sizeof(int));
     if (!units) {
         return -ENOMEM;
     }
-    pre = device_prefixes(cfg, &n, units, cfg->buses.n * 31 + cfg->peers.n * 247 + 1);
+    pre = device_prefixes(cfg, &n, units, n + 1);
     if (!pre) {
         free(units);
         return -ENOMEM;
