@@ -326,6 +326,17 @@ static void serve_own(struct mbsrv *s, struct client *c, uint16_t tid, uint8_t u
 
 /* ---- the gateway path -------------------------------------------------------- */
 
+/* What outlives the server thread until the last forwarded request is
+ * answered: freed by mbsrv_stop() or by the last on_done(). */
+static void free_shell(struct mbsrv *s)
+{
+    pthread_mutex_destroy(&s->mu);
+    close(s->efd);
+    free(s->done);
+    free(s->pend);
+    free(s);
+}
+
 /* On the port's thread: copy, queue for the server thread, wake it. */
 static void on_done(void *ctx, int rc, const uint8_t *pdu, size_t len)
 {
@@ -351,11 +362,7 @@ static void on_done(void *ctx, int rc, const uint8_t *pdu, size_t len)
     }
     pthread_mutex_unlock(&s->mu);
     if (last) {
-        pthread_mutex_destroy(&s->mu);
-        close(s->efd);
-        free(s->done);
-        free(s->pend);
-        free(s);
+        free_shell(s);
     }
 }
 
@@ -881,11 +888,7 @@ void mbsrv_stop(struct mbsrv *s)
     last = s->outstanding == 0;
     pthread_mutex_unlock(&s->mu);
     if (last) {
-        pthread_mutex_destroy(&s->mu);
-        close(s->efd);
-        free(s->done);
-        free(s->pend);
-        free(s);
+        free_shell(s);
     }
     /* else the last on_done() frees it */
 }
