@@ -124,6 +124,10 @@ static void check_io(struct cfg_ctx *ctx, void *obj)
             }
         }
     }
+    if (io->backend == IO_BACKEND_NONE && n > 0) {
+        cfg_error_at(ctx, &io->backend,
+                     "inputs and outputs need a backend (gpiod or sim)");
+    }
     if (io->backend == IO_BACKEND_GPIOD && io->chip[0] == '\0') {
         cfg_error_at(ctx, &io->chip, "the gpiod backend needs a chip (gpiochip0)");
     }

@@ -222,6 +222,19 @@ static void finalize_all(struct outbox *o)
     sqlite3_finalize(o->q_nth);
 }
 
+/* What outbox_open() made, whether it finished or failed half-way. */
+static void free_outbox(struct outbox *o)
+{
+    finalize_all(o);
+    free(o->dead);
+    free(o->gap_rows);
+    free(o->slot_of_mid);
+    free(o->free_slots);
+    free(o->slots);
+    pthread_mutex_destroy(&o->lock);
+    free(o);
+}
+
 int outbox_open(struct store *s, const struct outbox_cfg *cfg,
                 const struct outbox_sink *sink, struct outbox **out)
 {
@@ -278,14 +291,7 @@ int outbox_open(struct store *s, const struct outbox_cfg *cfg,
     return 0;
 
 fail:
-    finalize_all(o);
-    free(o->dead);
-    free(o->gap_rows);
-    free(o->slot_of_mid);
-    free(o->free_slots);
-    free(o->slots);
-    pthread_mutex_destroy(&o->lock);
-    free(o);
+    free_outbox(o);
     return rc;
 }
 
@@ -299,14 +305,7 @@ void outbox_close(struct outbox *o)
         open_outbox = NULL;
     }
     pthread_mutex_unlock(&open_lock);
-    finalize_all(o);
-    free(o->dead);
-    free(o->gap_rows);
-    free(o->slot_of_mid);
-    free(o->free_slots);
-    free(o->slots);
-    pthread_mutex_destroy(&o->lock);
-    free(o);
+    free_outbox(o);
 }
 
 /* ---- producing ------------------------------------------------------------------- */

@@ -28,6 +28,7 @@
 #include "gateway/records.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -52,6 +53,7 @@ struct sub {
     char type[RECORDS_TYPE_MAX]; /* "*": every type */
     records_fn cb;
     void *ctx;
+    int id; /* records_subscribe()'s answer; slots move, ids never do */
     int live;
 };
 
@@ -64,6 +66,7 @@ struct records {
     size_t peak;
     uint64_t posted, delivered, dropped, too_large;
     size_t nlive;
+    size_t nslots; /* nsubs, for records_stats() */
 
     /* Set once. */
     unsigned char *ring;
@@ -73,6 +76,7 @@ struct records {
     /* Main loop only. */
     struct sub *subs;
     size_t nsubs, subs_cap;
+    int next_id;
     int dispatching;
 };
 
@@ -251,12 +255,32 @@ static int grow_subs(struct records *r)
     return 0;
 }
 
+/* Drop dead slots, keeping the live ones in subscription order.  Never
+ * while dispatching: deliver() walks the slots by index. */
+static void compact_subs(struct records *r)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < r->nsubs; i++) {
+        if (r->subs[i].live) {
+            r->subs[n++] = r->subs[i];
+        }
+    }
+    r->nsubs = n;
+}
+
 int records_subscribe(struct records *r, const char *type, records_fn cb, void *ctx)
 {
     struct sub *s;
 
     if (!r || !type_valid(type) || !cb) {
         return -EINVAL;
+    }
+    if (r->next_id == INT_MAX) {
+        return -EOVERFLOW; /* ids are never reused */
+    }
+    if (!r->dispatching) {
+        compact_subs(r); /* so re-subscribing (a restart) does not grow the table */
     }
     if (r->nsubs == r->subs_cap && grow_subs(r) < 0) {
         return -ENOMEM;
@@ -266,19 +290,30 @@ int records_subscribe(struct records *r, const char *type, records_fn cb, void *
     memcpy(s->type, type, strlen(type));
     s->cb = cb;
     s->ctx = ctx;
+    s->id = r->next_id++;
     s->live = 1;
+    r->nsubs++;
     lock_records(r);
     r->nlive++;
+    r->nslots = r->nsubs;
     unlock_records(r);
-    return (int) r->nsubs++;
+    return s->id;
 }
 
 void records_unsubscribe(struct records *r, int sub)
 {
-    if (!r || sub < 0 || (size_t) sub >= r->nsubs || !r->subs[sub].live) {
+    size_t i = 0;
+
+    if (!r || sub < 0) {
         return;
     }
-    r->subs[sub].live = 0;
+    while (i < r->nsubs && r->subs[i].id != sub) {
+        i++;
+    }
+    if (i == r->nsubs || !r->subs[i].live) {
+        return;
+    }
+    r->subs[i].live = 0;
     lock_records(r);
     r->nlive--;
     unlock_records(r);
@@ -376,5 +411,6 @@ void records_stats(const struct records *r, struct records_stats *out)
     out->peak_bytes = r->peak;
     out->cap_bytes = r->cap;
     out->subscriptions = r->nlive;
+    out->sub_slots = r->nslots;
     unlock_records(r);
 }

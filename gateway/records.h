@@ -43,6 +43,7 @@ struct records_stats {
     size_t peak_bytes; /* the most ring bytes ever in use */
     size_t cap_bytes;
     size_t subscriptions;
+    size_t sub_slots; /* table slots in use, live or awaiting reuse */
 };
 
 struct records; /* opaque */
@@ -73,10 +74,13 @@ size_t records_entry_bytes(size_t len);
 int records_post(struct records *r, const char *type, const char *json, size_t len);
 
 /* Call cb for every record of type ("event", "interval"), or of any type
- * with "*".  Returns the subscription id (>= 0, never reused), -EINVAL or
- * -ENOMEM.  Main loop only; a subscription made inside a callback starts
- * with the next record.  The callbacks of one record run in subscription
- * order. */
+ * with "*".  Returns the subscription id (>= 0, never reused), -EINVAL,
+ * -ENOMEM, or -EOVERFLOW after INT_MAX subscriptions.  Main loop only; a
+ * subscription made inside a callback starts with the next record.  The
+ * callbacks of one record run in subscription order.  Slots of ended
+ * subscriptions are reused by the next records_subscribe() made outside
+ * records_dispatch(), so subscribing again after each unsubscribe (a
+ * restart) keeps the table at the live count. */
 int records_subscribe(struct records *r, const char *type, records_fn cb, void *ctx);
 
 /* Stop a subscription; its callback is not called again.  Main loop only;

@@ -151,7 +151,7 @@ static void on_tick(struct loop *l, void *ctx)
     int64_t now = loop_wall_ns();
 
     (void) l;
-    if (w->fd < 0) {
+    if (w->io && w->fd < 0) {
         poll_edges(w);
     }
     for (size_t i = 0; i < w->nmeters; i++) {
@@ -330,9 +330,10 @@ static int start_meter(struct wages *w, struct meter *m, const struct wages_cfg 
         (void) store_kv_get(w->gw->store, m->key, &saved);
     }
     pulse_init(&m->pc, wc->weight,
-               CFG_AT(w->gw->cfg->io.inputs, struct io_input_cfg,
-                      m->input >= 0 ? (size_t) m->input : 0)
-                   ->debounce_ns,
+               m->input >= 0
+                   ? CFG_AT(w->gw->cfg->io.inputs, struct io_input_cfg, (size_t) m->input)
+                         ->debounce_ns
+                   : 0,
                wc->flow_timeout_ns, saved);
     snprintf(name, sizeof(name), "wages.%s/%s", wc->name, total);
     if ((rc = reg(w, name, wc->unit, &m->ch_total)) < 0) {

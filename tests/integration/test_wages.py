@@ -107,3 +107,31 @@ def test_wages_totals_survive_a_restart(pqgate, tmp_path):
     assert value(ch, "wages.water/volume_l") == pytest.approx(
         saved + 10 * value(ch, "wages.water/pulses"), abs=1e-6)
     d2.stop()
+
+
+def test_wages_meter_read_through_a_channel_needs_no_io(pqgate, tmp_path):
+    """No io backend, one meter that follows a channel (here the status
+    component's uptime, a total that only grows): the component runs without
+    a pulse source and republishes the total with a flow."""
+    channels = tmp_path / "channels.json"
+    cfg = tmp_path / "chan.yaml"
+    cfg.write_text(f"""
+gateway:
+  id: gw-chan
+logging:
+  channels_file: {channels}
+wages:
+  - {{name: steam, kind: steam, channel: gateway/uptime_s, unit: kg}}
+""")
+    d = pqgate(cfg)
+    d.wait_for(r"wages: 0 inputs, 0 outputs, 1 meters, 0 pulse outputs")
+    ch = wait_channels(channels, lambda c: (c.get("wages.steam/mass_kg", {}).get("value")
+                                            or 0) >= 3, 10, "the followed total")
+    assert value(ch, "wages.steam/mass_kg") == pytest.approx(
+        value(ch, "gateway/uptime_s"), abs=1.01)
+    # uptime grows 1 s per s: 3600 kg/h
+    ch = wait_channels(channels, lambda c: (c.get("wages.steam/flow_kg_per_h", {})
+                                            .get("value") or 0) > 0, 5, "a flow")
+    assert value(ch, "wages.steam/flow_kg_per_h") == pytest.approx(3600.0, rel=0.05)
+    assert d.alive()
+    d.stop()

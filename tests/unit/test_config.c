@@ -797,6 +797,13 @@ static void test_io_wages_and_pulse_output_errors_are_located(void **state)
                          "t.yaml:11:24: pulse_outputs[0].output: no output 'relay9' in "
                          "io.outputs");
     cfg_diag_fini(&d);
+    /* lines without a backend would never be opened: an error, not a crash */
+    assert_int_equal(
+        cfgtest_load("gateway: {id: t}\nio:\n  outputs: [{name: ky1}]\n", &cfg, &d),
+        -PQ_ECONFIG);
+    cfgtest_assert_error(
+        &d, "t.yaml:3:3: io: inputs and outputs need a backend (gpiod or sim)");
+    cfg_diag_fini(&d);
 }
 
 int main(void)

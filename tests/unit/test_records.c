@@ -289,6 +289,42 @@ static void test_records_bad_arguments_are_refused(void **state)
     records_free(NULL);
 }
 
+/* A restart unsubscribes and subscribes again: a thousand restarts leave
+ * the table at the two live subscriptions, ids stay distinct, and an old id
+ * stops nothing. */
+static void
+test_records_resubscribing_reuses_dead_slots_and_never_reuses_ids(void **state)
+{
+    struct records *r = new_records(4096);
+    struct log *l = log_new();
+    struct records_stats st;
+    int ev = -1, in = -1, first_ev, prev = -1;
+
+    (void) state;
+    first_ev = records_subscribe(r, "event", note, l);
+    assert_true(first_ev >= 0);
+    records_unsubscribe(r, first_ev);
+    for (int i = 0; i < 1000; i++) {
+        records_unsubscribe(r, ev);
+        records_unsubscribe(r, in);
+        ev = records_subscribe(r, "event", note, l);
+        in = records_subscribe(r, "interval", note, l);
+        assert_true(ev > prev);
+        assert_true(in > ev);
+        prev = in;
+    }
+    records_unsubscribe(r, first_ev); /* long gone: stops nothing */
+    records_stats(r, &st);
+    assert_int_equal(st.subscriptions, 2);
+    assert_int_equal(st.sub_slots, 2);
+    assert_int_equal(post_text(r, "event", "{\"a\":1}"), 0);
+    assert_int_equal(post_text(r, "interval", "{\"b\":2}"), 0);
+    assert_int_equal(records_dispatch(r, 0), 2);
+    assert_int_equal(l->n, 2); /* each record once: no dead slot called */
+    records_free(r);
+    test_free(l);
+}
+
 /* ---- wrap-around ---- */
 
 struct seqcheck {
@@ -584,6 +620,8 @@ int main(void)
         cmocka_unit_test(test_records_wrap_around_keeps_every_record_whole_and_in_order),
         cmocka_unit_test(test_records_fd_is_readable_while_records_are_pending),
         cmocka_unit_test(test_records_unsubscribe_inside_callback_stops_at_once),
+        cmocka_unit_test(
+            test_records_resubscribing_reuses_dead_slots_and_never_reuses_ids),
         cmocka_unit_test(test_records_callback_may_subscribe_and_post_for_next_records),
         cmocka_unit_test(test_records_four_poster_threads_lose_nothing_uncounted),
     };
