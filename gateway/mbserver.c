@@ -326,6 +326,17 @@ static void serve_own(struct mbsrv *s, struct client *c, uint16_t tid, uint8_t u
 
 /* ---- the gateway path -------------------------------------------------------- */
 
+/* What outlives the server thread until the last forwarded request is
+ * answered: freed by mbsrv_stop() or by the last on_done(). */
+static void free_shell(struct mbsrv *s)
+{
+    pthread_mutex_destroy(&s->mu);
+    close(s->efd);
+    free(s->done);
+    free(s->pend);
+    free(s);
+}
+
 /* On the port's thread: copy, queue for the server thread, wake it. */
 static void on_done(void *ctx, int rc, const uint8_t *pdu, size_t len)
 {
@@ -351,11 +362,7 @@ static void on_done(void *ctx, int rc, const uint8_t *pdu, size_t len)
     }
     pthread_mutex_unlock(&s->mu);
     if (last) {
-        pthread_mutex_destroy(&s->mu);
-        close(s->efd);
-        free(s->done);
-        free(s->pend);
-        free(s);
+        free_shell(s);
     }
 }
 
@@ -416,12 +423,18 @@ static struct pending *alloc_pending(struct mbsrv *s)
 /* Functions the gateway forwards: the reads, the writes (after the ACL) and
  * read device identification (43/14).  Diagnostics (8), which can restart
  * a device, and the serial-line-only functions are not forwarded. */
-static int forwardable(uint8_t fn)
+static int forwardable(const uint8_t *pdu, size_t len)
 {
-    static const uint8_t ok[] = {1, 2, 3, 4, 5, 6, 15, 16, 22, 23, 43};
+    static const uint8_t ok[] = {1, 2, 3, 4, 5, 6, 15, 16, 22, 23};
 
+    /* 43 only as MEI type 14, read device identification (Application
+     * Protocol V1.1b3, 6.21); MEI 13 (CANopen general reference, Annex B)
+     * can write objects and has no span the access list could check. */
+    if (pdu[0] == 43) {
+        return len >= 2 && pdu[1] == 0x0E;
+    }
     for (size_t i = 0; i < sizeof(ok); i++) {
-        if (ok[i] == fn) {
+        if (ok[i] == pdu[0]) {
             return 1;
         }
     }
@@ -478,7 +491,7 @@ static void serve_gateway(struct mbsrv *s, struct client *c, uint16_t tid, uint8
         put_exception(s, c, tid, unit, fn, (uint8_t) rc);
         return;
     }
-    if (!forwardable(fn)) {
+    if (!forwardable(pdu, len)) {
         put_exception(s, c, tid, unit, fn, MB_EX_ILLEGAL_FUNCTION);
         return;
     }
@@ -875,11 +888,7 @@ void mbsrv_stop(struct mbsrv *s)
     last = s->outstanding == 0;
     pthread_mutex_unlock(&s->mu);
     if (last) {
-        pthread_mutex_destroy(&s->mu);
-        close(s->efd);
-        free(s->done);
-        free(s->pend);
-        free(s);
+        free_shell(s);
     }
     /* else the last on_done() frees it */
 }
@@ -1010,11 +1019,14 @@ int mbsrv_print_map(FILE *f, const struct pqgate_cfg *cfg, const char *config_pa
     if (!cfg) {
         return 0;
     }
-    units = calloc(cfg->buses.n * 31 + cfg->peers.n * 247 + 1, sizeof(int));
+    for (size_t i = 0; i < cfg->buses.n + cfg->peers.n; i++) {
+        n += port_devices(cfg, i, &port)->n;
+    }
+    units = calloc(n + 1, sizeof(int));
     if (!units) {
         return -ENOMEM;
     }
-    pre = device_prefixes(cfg, &n, units, cfg->buses.n * 31 + cfg->peers.n * 247 + 1);
+    pre = device_prefixes(cfg, &n, units, n + 1);
     if (!pre) {
         free(units);
         return -ENOMEM;

@@ -427,6 +427,9 @@ static int read_frame(struct mb_link *l, int64_t timeout_ns, uint8_t *buf, size_
         if (need && have >= need) {
             return (int) have;
         }
+        if (!need && have == cap) {
+            return -PQ_EFRAME; /* no silence within the longest ADU: a babbling line */
+        }
         rc = wait_readable(fd, need || have == 0 ? deadline : mb_mono_ns() + gap);
         if (rc < 0) {
             return rc;

@@ -39,6 +39,7 @@ enum srv_mode {
     SRV_GARBAGE,   /* RTU: 20 bytes of 0x55 0xAA instead of an answer */
     SRV_BADCRC,    /* RTU: a read answer with a wrong CRC */
     SRV_RESET,     /* TCP: resets the connection instead of answering */
+    SRV_FLOOD,     /* RTU: 400 bytes of 0x55 without a pause instead of an answer */
 };
 
 struct srv_unit {
@@ -307,6 +308,11 @@ static SRV_UNUSED void srv_handle(struct srv *s, int fd, int len, int64_t t_firs
                                          0xAA, 0x55, 0xAA, 0x55, 0xAA, 0x55, 0xAA,
                                          0x55, 0xAA, 0x55, 0xAA, 0x55, 0xAA};
 
+        (void) !write(fd, junk, sizeof(junk));
+    } else if (mode == SRV_FLOOD) {
+        uint8_t junk[400];
+
+        memset(junk, 0x55, sizeof(junk));
         (void) !write(fd, junk, sizeof(junk));
     } else if (mode == SRV_BADCRC && s->rtu && fn == 3) {
         srv_badcrc(s, fd, s->buf, u.map);

@@ -587,8 +587,9 @@ static void check_dump(const char *file)
         if (s.q != MB_Q_GOOD) {
             fail_msg("%s: %s: quality %d", file, p->channel, s.q);
         }
-        if (fabs(s.value - json_number_value(json_object_get(e, "value"))) >
-            json_number_value(json_object_get(e, "tol"))) {
+        /* written as !(<=) so that a NaN value fails too */
+        if (!(fabs(s.value - json_number_value(json_object_get(e, "value"))) <=
+              json_number_value(json_object_get(e, "tol")))) {
             fail_msg("%s: %s: got %.17g, want %.17g +- %g", file, p->channel, s.value,
                      json_number_value(json_object_get(e, "value")),
                      json_number_value(json_object_get(e, "tol")));

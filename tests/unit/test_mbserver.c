@@ -526,6 +526,23 @@ static void test_mbserver_diagnostics_are_not_forwarded(void **state)
     close(fd);
 }
 
+static void test_mbserver_mei_13_canopen_is_not_forwarded(void **state)
+{
+    struct fix *f = *state;
+    int fd = raw_connect(f->port);
+    static const uint8_t mei13[] = {43, 13, 0, 0, 0}; /* CANopen general reference */
+    uint8_t pdu[MB_PDU_MAX], unit;
+    uint16_t tid;
+
+    raw_send(fd, 4, 7, mei13, sizeof(mei13));
+    assert_int_equal(raw_recv(fd, &tid, &unit, pdu), 2);
+    assert_int_equal(tid, 4);
+    assert_int_equal(pdu[0], 0xAB);
+    assert_int_equal(pdu[1], MB_EX_ILLEGAL_FUNCTION);
+    assert_int_equal(fake.submits, 0);
+    close(fd);
+}
+
 /* ---- write access control ------------------------------------------------------ */
 
 static void test_mbserver_write_in_allowed_range_is_forwarded(void **state)
@@ -935,6 +952,7 @@ int main(void)
         T(test_mbserver_full_port_queue_gets_exception_06),
         T(test_mbserver_cached_read_is_answered_without_the_bus),
         T(test_mbserver_diagnostics_are_not_forwarded),
+        T(test_mbserver_mei_13_canopen_is_not_forwarded),
         T(test_mbserver_write_in_allowed_range_is_forwarded),
         T(test_mbserver_write_outside_range_gets_exception_2),
         T(test_mbserver_write_from_unlisted_client_gets_exception_1),
