@@ -204,6 +204,14 @@ static void check_counter(struct cfg_ctx *ctx, struct point_yaml *p)
                      "expected a counter width of 1..%d bits for %s, got %d", width,
                      type_names[p->type], p->counter.bits);
         p->ok = 0;
+    } else if (!(p->counter.max_step > 0)) {
+        /* without a rate limit a single reading near zero would pass for a
+         * device reset and the next good one would count the whole total
+         * again: an absurd delta (issue: none may reach a channel) */
+        cfg_error_at(ctx, &p->counter.bits,
+                     "a counter needs max_step, the largest credible increase per "
+                     "second, to tell a glitch from a device reset");
+        p->ok = 0;
     }
 }
 
@@ -327,7 +335,8 @@ static const struct cfg_field counter_fields[] = {
      .min = 0,
      .max = 1e15,
      .def = "0",
-     .doc = "largest credible increase per second, engineering units (0: no limit)"},
+     .doc = "largest credible increase per second, engineering units (required with "
+            "bits: it tells a glitch from a device reset)"},
     {0},
 };
 

@@ -173,7 +173,8 @@ static void test_profile_errors_name_file_line_column_and_key(void **state)
               "  - {channel: m, register: 100001, type: bool}\n"
               "  - {channel: n, address: 100, type: string, length: 30}\n"
               "  - {channel: o, address: 200, type: bool}\n"
-              "  - {channel: q, register: 70001, type: int16}\n",
+              "  - {channel: q, register: 70001, type: int16}\n"
+              "  - {channel: r, address: 300, type: uint32, counter: {bits: 32}}\n",
               &p, &d),
         -PQ_ECONFIG);
     assert_null(p);
@@ -233,7 +234,11 @@ static void test_profile_errors_name_file_line_column_and_key(void **state)
         &d, "t.yaml:21:28: points[16].register: expected a register number like "
             "40001 (4xxxx holding, 3xxxx input, 1xxxx discrete, 0xxxx coil; 6 "
             "digits for addresses past 9999), got 70001");
-    assert_int_equal(d.n, 19); /* m is fine; nothing else is reported */
+    cfgtest_assert_error(&d,
+                         "t.yaml:22:62: points[17].counter.bits: a counter needs "
+                         "max_step, the largest credible increase per second, to tell "
+                         "a glitch from a device reset");
+    assert_int_equal(d.n, 20); /* m is fine; nothing else is reported */
     cfg_diag_fini(&d);
 }
 
