@@ -20,16 +20,6 @@ static int channel_name_ok(const char *s)
     return names_channel_valid(s, strlen(s), 95);
 }
 
-static const char *valid_channel(const void *v)
-{
-    const char *s = *(char *const *) v;
-
-    return !*s || channel_name_ok(s)
-               ? NULL
-               : "a channel name: segments of letters, digits, '_', '.' or '-' "
-                 "separated by '/'";
-}
-
 /* Compile an expression and report its first error at the field. */
 static void check_expr(struct cfg_ctx *ctx, char *const *field)
 {
@@ -70,7 +60,7 @@ static const struct cfg_field virtual_fields[] = {
      .type = CFG_STRING,
      .offset = offsetof(struct virtual_cfg, name),
      .flags = CFG_REQUIRED,
-     .valid = valid_channel,
+     .valid = cfg_valid_channel,
      .doc = "channel name of the result, e.g. site/p_net"},
     {.key = "unit",
      .type = CFG_STRING,
@@ -383,7 +373,7 @@ static const struct cfg_field alarm_fields[] = {
     {.key = "channel",
      .type = CFG_STRING,
      .offset = offsetof(struct alarm_cfg, channel),
-     .valid = valid_channel,
+     .valid = cfg_valid_channel,
      .doc = "the channel watched (over, under, deviation, digital)"},
     {.key = "pickup",
      .type = CFG_STRING,

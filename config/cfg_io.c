@@ -4,18 +4,6 @@
 #include <string.h>
 
 #include "config/config.h"
-#include "config/names.h"
-
-/* A channel name (gateway/bus.h's rule) or "" when the key is optional. */
-static const char *valid_channel(const void *v)
-{
-    const char *s = *(char *const *) v;
-
-    return s[0] == '\0' || names_channel_valid(s, strlen(s), 95)
-               ? NULL
-               : "a channel name like bus1.gas/volume_m3 (letters, digits, '_', '.', "
-                 "'-' in segments separated by '/')";
-}
 
 static const char *const backend_names[] = {"none", "gpiod", "sim", NULL};
 static const char *const kind_names[] = {"water",       "air",   "gas",
@@ -228,7 +216,7 @@ static const struct cfg_field wages_fields[] = {
     {.key = "channel",
      .type = CFG_STRING,
      .offset = offsetof(struct wages_cfg, channel),
-     .valid = valid_channel,
+     .valid = cfg_valid_channel,
      .flags = CFG_RANGE,
      .min = 0,
      .max = 95,
@@ -281,7 +269,7 @@ static const struct cfg_field pulse_output_fields[] = {
     {.key = "channel",
      .type = CFG_STRING,
      .offset = offsetof(struct pulse_output_cfg, channel),
-     .valid = valid_channel,
+     .valid = cfg_valid_channel,
      .flags = CFG_REQUIRED,
      .doc = "the total it follows, as in local/energy/kwh_del"},
     {.key = "weight",

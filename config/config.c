@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "config/names.h"
 #include "pq/err.h"
 
 const char *cfg_valid_name(const void *v)
@@ -18,6 +19,16 @@ const char *cfg_valid_name(const void *v)
         return "a name of 1 to 32 letters, digits, '_' or '-'";
     }
     return NULL;
+}
+
+const char *cfg_valid_channel(const void *v)
+{
+    const char *s = *(char *const *) v;
+
+    return !*s || names_channel_valid(s, strlen(s), 95)
+               ? NULL
+               : "a channel name: segments of letters, digits, '_', '.' or '-' "
+                 "separated by '/'";
 }
 
 static const struct cfg_field gateway_fields[] = {

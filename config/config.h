@@ -752,6 +752,10 @@ void pqgate_cfg_free(struct pqgate_cfg *cfg); /* NULL is a no-op */
  * for channel prefixes and topics, else what is expected. */
 const char *cfg_valid_name(const void *v);
 
+/* NULL if v (a char **) is "" or a channel name (gateway/bus.h's rule), else
+ * what is expected. */
+const char *cfg_valid_channel(const void *v);
+
 /* A UTC time as written in sim.start, "2024-01-01T00:00:00Z" (with an
  * optional fraction of up to 9 digits before the Z), to ns since the Unix
  * epoch.  Returns 0 or -PQ_ECONFIG with *ns_out untouched.  cfg_sim.c. */
